@@ -1,0 +1,77 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Config } from './config.js'
+import type { Database } from './db/client.js'
+import { authPlugin } from './plugins/auth.js'
+import { bodyParsersPlugin } from './plugins/body-parsers.js'
+import { errorsPlugin } from './plugins/errors.js'
+import { openapiPlugin } from './plugins/openapi.js'
+import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { genRequestId } from './plugins/request-id.js'
+import { securityPlugin } from './plugins/security.js'
+import { validatorCompiler } from './plugins/validation.js'
+import { createCounterStore } from './shared/counter-store.js'
+import { ProblemSchema } from './shared/schemas.js'
+import { authRoutes } from './modules/auth/auth.routes.js'
+import { createAccessResolver } from './modules/auth/auth.access.js'
+import { healthRoutes } from './modules/health/health.routes.js'
+import { itemsRoutes } from './modules/items/items.routes.js'
+import { usersRoutes } from './modules/users/users.routes.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    database: Database
+  }
+}
+
+export interface BuildAppOptions {
+  config: Config
+  database: Database
+  logger: Logger
+}
+
+export const BODY_LIMIT_BYTES = 1_048_576
+
+/** Builds the Fastify app with production options and every module; never listens (server.ts does). */
+export async function buildApp({ config, database, logger }: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    genReqId: genRequestId,
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.trustProxy,
+    // Slow or idle clients cannot hold sockets for long (headersTimeout is set on the server below).
+    connectionTimeout: 60_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 10_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  app.server.headersTimeout = 10_000
+  app.setValidatorCompiler(validatorCompiler)
+
+  app.decorate('config', config)
+  app.decorate('database', database)
+  app.addSchema(ProblemSchema)
+
+  const counterStore = createCounterStore(config.redisUrl, logger)
+  app.addHook('onClose', async () => counterStore.close())
+
+  await app.register(errorsPlugin)
+  await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
+  await app.register(bodyParsersPlugin)
+  await app.register(rateLimitPlugin, { store: counterStore, perMinute: config.rateLimitPerMinute })
+  await app.register(openapiPlugin)
+
+  await app.register(healthRoutes)
+  await app.register(async (api) => {
+    await api.register(authPlugin, { resolveUser: createAccessResolver(database.db, config) })
+    await api.register(authRoutes, { prefix: '/auth', counterStore })
+    await api.register(usersRoutes, { prefix: '/users' })
+    await api.register(itemsRoutes, { prefix: '/items' })
+  }, { prefix: '/api/v1' })
+
+  return app
+}

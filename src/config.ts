@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { availableParallelism } from 'node:os'
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  MIGRATE_ON_START: Type.Boolean({ default: true }),
+  SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  ALGORITHM: Type.Union([Type.Literal('HS256'), Type.Literal('HS384'), Type.Literal('HS512')], { default: 'HS256' }),
+  ACCESS_TOKEN_EXPIRE_MINUTES: Type.Integer({ minimum: 1, maximum: 1440, default: 30 }),
+  REFRESH_TOKEN_EXPIRE_DAYS: Type.Integer({ minimum: 1, maximum: 365, default: 14 }),
+  BCRYPT_ROUNDS: Type.Integer({ minimum: 4, maximum: 15, default: 10 }),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 600 }),
+  LOGIN_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 10 }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  FIRST_SUPERUSER_EMAIL: Type.Optional(Type.String({ format: 'email' })),
+  FIRST_SUPERUSER_PASSWORD: Type.Optional(Type.String({ minLength: 8 })),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+  WORKERS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], { default: 1 }),
+})
+
+type Env = Static<typeof EnvSchema>
+
+/** Typed, validated settings. Built once by server.ts (or the test helper) and passed down; never a module singleton. */
+export interface Config {
+  readonly env: Env['NODE_ENV']
+  readonly isProduction: boolean
+  readonly host: string
+  readonly port: number
+  readonly databaseUrl: string | undefined
+  readonly dataDir: string
+  readonly migrateOnStart: boolean
+  readonly secretKey: string
+  readonly algorithm: Env['ALGORITHM']
+  readonly accessTokenTtlSeconds: number
+  readonly refreshTokenTtlSeconds: number
+  readonly bcryptRounds: number
+  readonly corsOrigins: readonly string[]
+  readonly rateLimitPerMinute: number
+  readonly loginRateLimitPerMinute: number
+  readonly redisUrl: string | undefined
+  readonly firstSuperuser: { readonly email: string; readonly password: string } | undefined
+  readonly trustProxy: boolean
+  readonly logLevel: string
+  readonly workers: number
+}
+
+/** Raised for bad configuration: one message naming the variable, printed without a stack by server.ts. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const MIN_SECRET_BYTES = 32
+
+/**
+ * Reads, validates and freezes the configuration from `env`.
+ * In development a missing SECRET_KEY is generated once and kept in DATA_DIR so tokens survive restarts;
+ * production refuses to start without a strong one.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = env[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const parsed = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const firstError = Value.Errors(EnvSchema, parsed)[0]
+  if (firstError) {
+    const name = firstError.instancePath.replace(/^\//, '') || String(Object.values(firstError.params)[0] ?? '')
+    throw new ConfigError(`Invalid configuration: ${name} ${firstError.message} (got ${JSON.stringify(raw[name] ?? null)})`)
+  }
+  const e = parsed as Env
+  const isProduction = e.NODE_ENV === 'production'
+  const dataDir = resolve(e.DATA_DIR)
+
+  if (isProduction && e.BCRYPT_ROUNDS < 10) throw new ConfigError('Invalid configuration: BCRYPT_ROUNDS must be at least 10 in production')
+  if (Boolean(e.FIRST_SUPERUSER_EMAIL) !== Boolean(e.FIRST_SUPERUSER_PASSWORD)) {
+    throw new ConfigError('Invalid configuration: FIRST_SUPERUSER_EMAIL and FIRST_SUPERUSER_PASSWORD must be set together')
+  }
+  if (e.FIRST_SUPERUSER_PASSWORD && Buffer.byteLength(e.FIRST_SUPERUSER_PASSWORD) > 72) {
+    throw new ConfigError('Invalid configuration: FIRST_SUPERUSER_PASSWORD must be at most 72 bytes')
+  }
+
+  const workers = e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS
+  return Object.freeze({
+    env: e.NODE_ENV,
+    isProduction,
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir,
+    migrateOnStart: e.MIGRATE_ON_START,
+    secretKey: resolveSecretKey(e.SECRET_KEY, isProduction, dataDir),
+    algorithm: e.ALGORITHM,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_EXPIRE_MINUTES * 60,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_EXPIRE_DAYS * 86_400,
+    bcryptRounds: e.BCRYPT_ROUNDS,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    redisUrl: e.REDIS_URL,
+    firstSuperuser: e.FIRST_SUPERUSER_EMAIL && e.FIRST_SUPERUSER_PASSWORD
+      ? Object.freeze({ email: e.FIRST_SUPERUSER_EMAIL.toLowerCase(), password: e.FIRST_SUPERUSER_PASSWORD })
+      : undefined,
+    trustProxy: e.TRUST_PROXY,
+    logLevel: e.LOG_LEVEL,
+    workers,
+  })
+}
+
+function resolveSecretKey(given: string | undefined, isProduction: boolean, dataDir: string): string {
+  if (given !== undefined) {
+    if (isProduction && Buffer.byteLength(given) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`Invalid configuration: SECRET_KEY must be at least ${MIN_SECRET_BYTES} bytes in production`)
+    }
+    return given
+  }
+  if (isProduction) throw new ConfigError('Invalid configuration: SECRET_KEY is required in production (at least 32 bytes)')
+  const file = join(dataDir, 'secret_key')
+  try {
+    return readFileSync(file, 'utf8').trim()
+  } catch {
+    mkdirSync(dataDir, { recursive: true })
+    const key = randomBytes(48).toString('base64url')
+    // 'wx' so two processes starting together cannot overwrite each other's key; the loser reads the winner's.
+    try {
+      writeFileSync(file, key, { flag: 'wx', mode: 0o600 })
+      return key
+    } catch {
+      return readFileSync(file, 'utf8').trim()
+    }
+  }
+}

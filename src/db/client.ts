@@ -1,0 +1,128 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
+import pg from 'pg'
+import type { Logger } from 'pino'
+import { acquireDataDirLock } from './data-dir-lock.js'
+
+/** The Drizzle handle every repository uses; the same type on PGlite and on node-postgres. */
+export type Db = PgDatabase<PgQueryResultHKT>
+
+/** Runs raw SQL (possibly several statements) on one connection; what the migrator needs. */
+export type ExecSql = (text: string) => Promise<{ rows: Record<string, unknown>[] }>
+
+export interface Database {
+  readonly db: Db
+  readonly engine: 'pglite' | 'postgres'
+  /** Runs `fn` on one connection inside a transaction holding the migration lock, so concurrent starters serialise. */
+  withMigrationLock<T>(fn: (exec: ExecSql) => Promise<T>): Promise<T>
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface DatabaseOptions {
+  databaseUrl?: string | undefined
+  dataDir?: string | undefined
+  /** An already-open PGlite (tests load a template into memory); ownership passes to the Database. */
+  pglite?: PGlite | undefined
+  /** Upper bound for one query on a server: past it the request answers 503 instead of hanging. */
+  queryTimeoutMs?: number
+  poolSize?: number
+  logger?: Logger | undefined
+}
+
+// Arbitrary constant shared by every Keel instance: the key of the advisory lock around migrations.
+const MIGRATION_LOCK_KEY = 7_220_451_001
+
+export async function createDatabase(options: DatabaseOptions): Promise<Database> {
+  if (options.databaseUrl) return createPostgresDatabase(options.databaseUrl, options)
+  return createPgliteDatabase(options)
+}
+
+function createPostgresDatabase(url: string, options: DatabaseOptions): Database {
+  const queryTimeout = options.queryTimeoutMs ?? 1_800
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    // Both bounds keep a request that needs an unreachable database under the SPEC's 2 s before it answers 503.
+    connectionTimeoutMillis: 1_500,
+    query_timeout: queryTimeout,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+  })
+  // An idle client losing its server emits here; unhandled it would crash the process.
+  pool.on('error', (err) => options.logger?.warn({ err }, 'idle database connection failed'))
+  const db = drizzlePg({ client: pool })
+  return {
+    db,
+    engine: 'postgres',
+    async withMigrationLock(fn) {
+      const client = await pool.connect()
+      try {
+        await client.query({ text: 'BEGIN', query_timeout: 0 } as pg.QueryConfig)
+        await client.query({ text: `SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`, query_timeout: 0 } as pg.QueryConfig)
+        const exec: ExecSql = async (text) => {
+          const result = await client.query({ text, query_timeout: 0 } as pg.QueryConfig)
+          const last = Array.isArray(result) ? result.at(-1) : result
+          return { rows: last?.rows ?? [] }
+        }
+        const value = await fn(exec)
+        await client.query('COMMIT')
+        return value
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined)
+        throw err
+      } finally {
+        client.release()
+      }
+    },
+    async ping() {
+      await db.execute(sql`select 1`)
+    },
+    async close() {
+      await pool.end()
+    },
+  }
+}
+
+async function createPgliteDatabase(options: DatabaseOptions): Promise<Database> {
+  let client = options.pglite
+  let releaseLock: (() => void) | undefined
+  if (!client) {
+    const dataDir = options.dataDir ?? './data'
+    mkdirSync(dataDir, { recursive: true })
+    // PGlite does not lock its directory; two processes on one directory can lose committed writes.
+    releaseLock = acquireDataDirLock(dataDir)
+    try {
+      client = await PGlite.create(join(dataDir, 'pgdata'))
+    } catch (err) {
+      releaseLock()
+      throw err
+    }
+  }
+  const pglite = client
+  const db = drizzlePglite({ client: pglite })
+  return {
+    db,
+    engine: 'pglite',
+    async withMigrationLock(fn) {
+      // PGlite is a single connection: the transaction alone serialises migrations.
+      return pglite.transaction(async (tx) => fn(async (text) => {
+        const results = await tx.exec(text)
+        return { rows: (results.at(-1)?.rows ?? []) as Record<string, unknown>[] }
+      }))
+    },
+    async ping() {
+      await pglite.query('select 1')
+    },
+    async close() {
+      await pglite.close()
+      releaseLock?.()
+    },
+  }
+}

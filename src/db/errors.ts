@@ -1,0 +1,40 @@
+/** Classifies driver errors (node-postgres, PGlite, wrapped by Drizzle) by walking the `cause` chain. */
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  '57P01', '57P02', '57P03', // admin/crash shutdown, cannot connect now
+  '53300', // too many connections
+])
+const CONNECTION_MESSAGES = [
+  'Connection terminated', 'timeout exceeded when trying to connect', 'Query read timeout',
+  'Client has encountered a connection error', 'Connection is closed', 'Cannot use a pool after calling end',
+]
+
+function* causes(err: unknown): Generator<Record<string, unknown>> {
+  let current = err
+  for (let depth = 0; depth < 8 && current && typeof current === 'object'; depth++) {
+    yield current as Record<string, unknown>
+    current = (current as { cause?: unknown }).cause
+  }
+}
+
+/** The SQLSTATE of the first error in the chain that has one. */
+export function sqlState(err: unknown): string | undefined {
+  for (const e of causes(err)) if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code
+  return undefined
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return sqlState(err) === '23505'
+}
+
+/** True when the database could not be reached or dropped the connection: the request should answer 503. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (const e of causes(err)) {
+    const code = typeof e.code === 'string' ? e.code : ''
+    if (CONNECTION_CODES.has(code) || code.startsWith('08')) return true
+    const message = typeof e.message === 'string' ? e.message : ''
+    if (CONNECTION_MESSAGES.some((m) => message.includes(m))) return true
+  }
+  return false
+}

@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { CounterStore } from '../../shared/counter-store.js'
+import { NoContentSchema, problemResponses } from '../../shared/schemas.js'
+import { createAuthService } from './auth.service.js'
+import {
+  LoginFormSchema, LoginJsonSchema, RefreshTokenBodySchema, TokenSchema,
+  type LoginForm, type LoginJson, type RefreshTokenBody,
+} from './auth.schemas.js'
+import { createLoginLimiter } from './login-limiter.js'
+
+export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore }> = async (app, { counterStore }) => {
+  const service = createAuthService(app.database.db, app.config)
+  const limiter = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
+  const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' }
+  const publicRoute = { public: true }
+
+  app.post('/token', {
+    config: publicRoute,
+    schema: {
+      tags: ['auth'],
+      summary: 'Log in',
+      description: 'OAuth2 password grant (form `username`, `password`) or JSON `{email, password}`. '
+        + `At most ${app.config.loginRateLimitPerMinute} attempts a minute per client IP and per email.`,
+      security: [],
+      body: {
+        content: {
+          'application/x-www-form-urlencoded': { schema: LoginFormSchema },
+          'application/json': { schema: LoginJsonSchema },
+        },
+      },
+      response: { 200: TokenSchema, ...problemResponses(400, 401, 403, 415, 422, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const body = request.body as LoginForm | LoginJson
+    const email = 'username' in body ? body.username : body.email
+    await limiter.check(request.ip, email)
+    const tokens = await service.login(email, body.password)
+    return reply.headers(noStore).send(tokens)
+  })
+
+  app.post('/refresh', {
+    config: publicRoute,
+    schema: {
+      tags: ['auth'],
+      summary: 'Rotate a refresh token',
+      description: 'Returns a new token pair; the refresh token sent is dead afterwards. Sending a rotated token again revokes every session of its user.',
+      security: [],
+      body: RefreshTokenBodySchema,
+      response: { 200: TokenSchema, ...problemResponses(400, 401, 415, 422, 429, 503) },
+    },
+  }, async (request, reply) => {
+    const tokens = await service.refresh((request.body as RefreshTokenBody).refresh_token)
+    return reply.headers(noStore).send(tokens)
+  })
+
+  app.post('/logout', {
+    config: publicRoute,
+    schema: {
+      tags: ['auth'],
+      summary: 'Log out',
+      description: 'Revokes the session of this refresh token. Always 204, also for an unknown, expired or revoked token.',
+      security: [],
+      body: RefreshTokenBodySchema,
+      response: { 204: NoContentSchema, ...problemResponses(400, 415, 422, 429, 503) },
+    },
+  }, async (request, reply) => {
+    await service.logout(request.body.refresh_token)
+    return reply.code(204).send(null)
+  })
+}

@@ -1,0 +1,33 @@
+import { Type, type Static } from 'typebox'
+
+const Secret = Type.String({ minLength: 1, maxLength: 1024 })
+
+export const TokenSchema = Type.Object({
+  access_token: Type.String({ description: 'JWT to send as `Authorization: Bearer …`' }),
+  refresh_token: Type.String({ description: 'Opaque; exchange it at /auth/refresh (single use)' }),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer({ description: 'Access-token lifetime in seconds', examples: [1800] }),
+}, { title: 'Token' })
+
+/** OAuth2 password grant, as sent by the docs' Authorize button (`username` is the email). */
+export const LoginFormSchema = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 320, description: 'Your email' }),
+  password: Secret,
+  grant_type: Type.Optional(Type.Literal('password')),
+  scope: Type.Optional(Type.String({ maxLength: 1024 })),
+  client_id: Type.Optional(Type.String({ maxLength: 1024 })),
+  client_secret: Type.Optional(Type.String({ maxLength: 1024 })),
+}, { additionalProperties: false, title: 'LoginForm' })
+
+export const LoginJsonSchema = Type.Object({
+  email: Type.String({ minLength: 1, maxLength: 320, examples: ['ada@example.com'] }),
+  password: Type.String({ minLength: 1, maxLength: 1024, examples: ['correct horse battery'] }),
+}, { additionalProperties: false, title: 'LoginJson' })
+
+export const RefreshTokenBodySchema = Type.Object({
+  refresh_token: Type.String({ minLength: 1, maxLength: 1024 }),
+}, { additionalProperties: false, title: 'RefreshTokenBody' })
+
+export type LoginForm = Static<typeof LoginFormSchema>
+export type LoginJson = Static<typeof LoginJsonSchema>
+export type RefreshTokenBody = Static<typeof RefreshTokenBodySchema>

@@ -1,0 +1,50 @@
+import { and, eq, getTableColumns, ilike, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { likeContains, listPage } from '../../shared/listing.js'
+import type { Page } from '../../shared/schemas.js'
+import { itemSorts, type ItemCreate, type ItemListQuery, type ItemUpdate } from './items.schemas.js'
+import { items, type ItemRow } from './items.table.js'
+
+const columns = getTableColumns(items)
+
+/** Every query carries the owner in its WHERE clause: another user's item is simply not found. */
+export function createItemsRepository(db: Db) {
+  const owned = (ownerId: number, id: number) => and(eq(items.owner_id, ownerId), eq(items.id, id))
+
+  return {
+    async insert(ownerId: number, input: ItemCreate): Promise<ItemRow> {
+      const [row] = await db.insert(items).values({ ...input, owner_id: ownerId }).returning()
+      return row!
+    },
+
+    async findForOwner(ownerId: number, id: number): Promise<ItemRow | undefined> {
+      const [row] = await db.select().from(items).where(owned(ownerId, id))
+      return row
+    },
+
+    listForOwner(ownerId: number, query: ItemListQuery): Promise<Page<ItemRow>> {
+      return listPage<ItemRow>(db, items, columns, {
+        where: [
+          eq(items.owner_id, ownerId),
+          query.is_active === undefined ? undefined : eq(items.is_active, query.is_active),
+          query.q === undefined ? undefined : ilike(items.name, likeContains(query.q)),
+        ],
+        orderBy: itemSorts.orderBy(query.sort),
+        skip: query.skip,
+        limit: query.limit,
+      })
+    },
+
+    /** Changes only the fields sent; an empty change still answers the row (and stamps nothing). */
+    async updateForOwner(ownerId: number, id: number, changes: ItemUpdate): Promise<ItemRow | undefined> {
+      if (Object.keys(changes).length === 0) return this.findForOwner(ownerId, id)
+      const [row] = await db.update(items).set({ ...changes, updated_at: sql`now()` }).where(owned(ownerId, id)).returning()
+      return row
+    },
+
+    async deleteForOwner(ownerId: number, id: number): Promise<boolean> {
+      const rows = await db.delete(items).where(owned(ownerId, id)).returning({ id: items.id })
+      return rows.length > 0
+    },
+  }
+}

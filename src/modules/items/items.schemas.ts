@@ -1,0 +1,45 @@
+import { Type, type Static } from 'typebox'
+import { defineSorts } from '../../shared/listing.js'
+import { PageSchema, PagingQuerySchema } from '../../shared/schemas.js'
+import { items } from './items.table.js'
+
+const Name = Type.String({ minLength: 1, maxLength: 255, description: '1–255 characters', examples: ['Notebook'] })
+const Description = Type.Union([Type.String({ maxLength: 1000 }), Type.Null()], { description: 'At most 1000 characters', examples: ['A5, dotted'] })
+const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-23T18:00:00.000Z'] })
+
+export const itemSorts = defineSorts({ id: items.id, name: items.name, created_at: items.created_at }, items.id)
+
+export const ItemSchema = Type.Object({
+  id: Type.Integer({ examples: [1] }),
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  is_active: Type.Boolean(),
+  owner_id: Type.Integer(),
+  created_at: Timestamp,
+  updated_at: Type.Union([Timestamp, Type.Null()], { description: 'Null until the first update' }),
+}, { $id: 'Item', title: 'Item' })
+
+export const ItemCreateSchema = Type.Object({
+  name: Name,
+  description: Type.Optional(Description),
+  is_active: Type.Optional(Type.Boolean({ default: true })),
+}, { additionalProperties: false, title: 'ItemCreate' })
+
+export const ItemUpdateSchema = Type.Object({
+  name: Type.Optional(Name),
+  description: Type.Optional(Description),
+  is_active: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false, title: 'ItemUpdate', description: 'Only the fields sent change.' })
+
+export const ItemListQuerySchema = Type.Object({
+  ...PagingQuerySchema,
+  is_active: Type.Optional(Type.Boolean({ description: 'Only active (true) or inactive (false) items' })),
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Case-insensitive substring of the name' })),
+  sort: itemSorts.schema('id'),
+}, { additionalProperties: false })
+
+export const ItemsPageSchema = PageSchema(Type.Ref('Item'), 'Item')
+
+export type ItemCreate = Static<typeof ItemCreateSchema>
+export type ItemUpdate = Static<typeof ItemUpdateSchema>
+export type ItemListQuery = Static<typeof ItemListQuerySchema>

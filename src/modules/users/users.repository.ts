@@ -1,0 +1,112 @@
+import { and, asc, count, eq, sql } from 'drizzle-orm'
+import type { Db } from '../../db/client.js'
+import { isUniqueViolation } from '../../db/errors.js'
+import { ConflictError } from '../../shared/errors.js'
+import { toPage, type Page } from '../../shared/schemas.js'
+import { users } from './users.table.js'
+
+/** The columns a client may see: never the hash or the token version. */
+export const publicUserColumns = {
+  id: users.id,
+  email: users.email,
+  full_name: users.full_name,
+  is_active: users.is_active,
+  is_superuser: users.is_superuser,
+  created_at: users.created_at,
+  updated_at: users.updated_at,
+}
+
+export type PublicUser = { [K in keyof typeof publicUserColumns]: (typeof users.$inferSelect)[K] }
+
+export interface UserChanges {
+  email?: string
+  full_name?: string | null
+  hashed_password?: string
+  is_active?: boolean
+  is_superuser?: boolean
+}
+
+const emailTaken = (cause: unknown) => Object.assign(new ConflictError('A user with this email already exists'), { cause })
+
+/** The database decides email uniqueness (unique index on lower(email)): no read-then-write race. */
+async function translateConflict<T>(query: Promise<T>): Promise<T> {
+  try {
+    return await query
+  } catch (err) {
+    if (isUniqueViolation(err)) throw emailTaken(err)
+    throw err
+  }
+}
+
+export function createUsersRepository(db: Db) {
+  return {
+    async insert(values: { email: string; hashed_password: string; full_name?: string | null; is_superuser?: boolean }): Promise<PublicUser> {
+      const [row] = await translateConflict(db.insert(users).values(values).returning(publicUserColumns))
+      return row!
+    },
+
+    /** Creates the user unless the email exists; safe when several instances start at once. */
+    async insertIfAbsent(values: { email: string; hashed_password: string; is_superuser: boolean }): Promise<boolean> {
+      const rows = await db.insert(users).values(values).onConflictDoNothing().returning({ id: users.id })
+      return rows.length > 0
+    },
+
+    async findById(id: number): Promise<PublicUser | undefined> {
+      const [row] = await db.select(publicUserColumns).from(users).where(eq(users.id, id))
+      return row
+    },
+
+    /** What authentication needs: the public user plus the token version. */
+    async findForAuth(id: number, tx: Db = db) {
+      const [row] = await tx.select({ ...publicUserColumns, token_version: users.token_version }).from(users).where(eq(users.id, id))
+      return row
+    },
+
+    async findByEmailWithHash(email: string) {
+      const [row] = await db.select({ ...publicUserColumns, hashed_password: users.hashed_password })
+        .from(users).where(eq(sql`lower(${users.email})`, email.toLowerCase()))
+      return row
+    },
+
+    async findHash(id: number): Promise<string | undefined> {
+      const [row] = await db.select({ hashed_password: users.hashed_password }).from(users).where(eq(users.id, id))
+      return row?.hashed_password
+    },
+
+    async list(skip: number, limit: number): Promise<Page<PublicUser>> {
+      const [rows, [totals]] = await Promise.all([
+        db.select(publicUserColumns).from(users).orderBy(asc(users.id)).limit(limit).offset(skip),
+        db.select({ total: count() }).from(users),
+      ])
+      return toPage(rows, totals?.total ?? 0, skip, limit)
+    },
+
+    /** Applies `changes` and stamps updated_at; a password change also invalidates every access token issued before. */
+    async update(id: number, changes: UserChanges, tx: Db = db): Promise<PublicUser | undefined> {
+      const set = {
+        ...changes,
+        updated_at: sql`now()`,
+        ...(changes.hashed_password ? { token_version: sql`${users.token_version} + 1` } : {}),
+      }
+      const [row] = await translateConflict(tx.update(users).set(set).where(eq(users.id, id)).returning(publicUserColumns))
+      return row
+    },
+
+    async delete(id: number, tx: Db = db): Promise<boolean> {
+      const rows = await tx.delete(users).where(eq(users.id, id)).returning({ id: users.id })
+      return rows.length > 0
+    },
+
+    /**
+     * Locks every active superuser row (FOR UPDATE) inside `tx` and says whether removing `id` (deleting, deactivating or demoting it) still leaves an active superuser.
+     * Two admins demoting each other at once serialise here, so one superuser always survives.
+     */
+    async isSafeToRemoveSuperuser(id: number, tx: Db): Promise<boolean> {
+      const rows = await tx.select({ id: users.id }).from(users)
+        .where(and(eq(users.is_superuser, true), eq(users.is_active, true))).for('update')
+      return rows.some((r) => r.id !== id) || !rows.some((r) => r.id === id)
+    },
+  }
+}
+
+export type UsersRepository = ReturnType<typeof createUsersRepository>

@@ -1,0 +1,99 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { ForbiddenError } from '../../shared/errors.js'
+import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../../shared/schemas.js'
+import { createUsersService } from './users.service.js'
+import {
+  PasswordChangeSchema, UserAdminUpdateSchema, UserCreateSchema, UserSchema, UsersListQuerySchema,
+  UsersPageSchema, UserUpdateMeSchema,
+} from './users.schemas.js'
+
+const User = Type.Ref('User')
+
+export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addSchema(UserSchema)
+  const service = createUsersService(app.database.db, app.config)
+  const tags = ['users']
+  const errors = (...statuses: number[]) => problemResponses(...AUTHENTICATED_ERRORS, ...statuses)
+
+  // Superuser routes check the flag first: a non-superuser learns nothing, not even whether an id exists.
+  const requireSuperuser = async (request: { user: { is_superuser: boolean } }) => {
+    if (!request.user.is_superuser) throw new ForbiddenError('Only superusers may manage other accounts')
+  }
+
+  app.post('/', {
+    config: { public: true },
+    schema: {
+      tags, summary: 'Sign up', description: 'Creates an account. The email is stored lower-cased and must be unique (case-insensitively).',
+      security: [], body: UserCreateSchema,
+      response: { 201: User, ...problemResponses(400, 409, 413, 415, 422, 429, 503) },
+    },
+  }, async (request, reply) => reply.code(201).send(await service.signUp(request.body)))
+
+  app.get('/me', {
+    schema: { tags, summary: 'Your account', description: 'The authenticated user.', response: { 200: User, ...errors() } },
+  }, async (request) => request.user)
+
+  app.patch('/me', {
+    schema: {
+      tags, summary: 'Update your account', description: 'Changes your email or full name; only the fields sent change.',
+      body: UserUpdateMeSchema, response: { 200: User, ...errors(400, 409, 415) },
+    },
+  }, async (request) => service.updateMe(request.user.id, request.body))
+
+  app.put('/me/password', {
+    schema: {
+      tags, summary: 'Change your password',
+      description: 'Every refresh token and every access token issued before the change stop working.',
+      body: PasswordChangeSchema, response: { 204: NoContentSchema, ...errors(400, 415) },
+    },
+  }, async (request, reply) => {
+    await service.changePassword(request.user.id, request.body)
+    return reply.code(204).send(null)
+  })
+
+  app.delete('/me', {
+    schema: {
+      tags, summary: 'Delete your account', description: 'Your items go with it and your tokens stop working.',
+      response: { 204: NoContentSchema, ...errors(409) },
+    },
+  }, async (request, reply) => {
+    await service.delete(request.user.id)
+    return reply.code(204).send(null)
+  })
+
+  app.get('/', {
+    onRequest: requireSuperuser,
+    schema: {
+      tags, summary: 'List users', description: 'Superusers only.', querystring: UsersListQuerySchema,
+      response: { 200: UsersPageSchema, ...errors(403) },
+    },
+  }, async (request) => service.list(request.query.skip, request.query.limit))
+
+  app.get('/:id', {
+    onRequest: requireSuperuser,
+    schema: {
+      tags, summary: 'Get a user', description: 'Superusers only.', params: IdParamsSchema,
+      response: { 200: User, ...errors(403, 404) },
+    },
+  }, async (request) => service.get(request.params.id))
+
+  app.patch('/:id', {
+    onRequest: requireSuperuser,
+    schema: {
+      tags, summary: 'Update a user', description: 'Superusers only. The last active superuser cannot be deactivated or demoted (409).',
+      params: IdParamsSchema, body: UserAdminUpdateSchema, response: { 200: User, ...errors(400, 403, 404, 409, 415) },
+    },
+  }, async (request) => service.updateAny(request.params.id, request.body))
+
+  app.delete('/:id', {
+    onRequest: requireSuperuser,
+    schema: {
+      tags, summary: 'Delete a user', description: 'Superusers only. Their items go with them. The last active superuser cannot be deleted (409).',
+      params: IdParamsSchema, response: { 204: NoContentSchema, ...errors(403, 404, 409) },
+    },
+  }, async (request, reply) => {
+    await service.delete(request.params.id)
+    return reply.code(204).send(null)
+  })
+}

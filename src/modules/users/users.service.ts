@@ -1,0 +1,99 @@
+import type { Config } from '../../config.js'
+import type { Db } from '../../db/client.js'
+import { BadRequestError, ConflictError, NotFoundError } from '../../shared/errors.js'
+import { createRefreshTokensRepository } from '../auth/refresh-tokens.repository.js'
+import { assertHashable, hashPassword, verifyPassword } from './passwords.js'
+import { createUsersRepository, type PublicUser, type UserChanges } from './users.repository.js'
+import type { PasswordChange, UserAdminUpdate, UserCreate, UserUpdateMe } from './users.schemas.js'
+
+const LAST_SUPERUSER = 'The last active superuser cannot be deleted, deactivated or demoted'
+
+export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>) {
+  const repo = createUsersRepository(db)
+  const refreshTokens = createRefreshTokensRepository(db)
+
+  /** Runs a change that may remove a superuser's power in a transaction that keeps at least one. */
+  async function guardLastSuperuser<T>(id: number, removesPower: boolean, change: (tx: Db) => Promise<T>): Promise<T> {
+    if (!removesPower) return change(db)
+    return db.transaction(async (tx) => {
+      if (!(await repo.isSafeToRemoveSuperuser(id, tx))) throw new ConflictError(LAST_SUPERUSER)
+      return change(tx)
+    })
+  }
+
+  async function toChanges(input: UserAdminUpdate): Promise<UserChanges> {
+    const { password, email, ...rest } = input
+    const changes: UserChanges = { ...rest }
+    if (email !== undefined) changes.email = email.toLowerCase()
+    if (password !== undefined) {
+      assertHashable(password, 'body.password')
+      changes.hashed_password = await hashPassword(password, config.bcryptRounds)
+    }
+    return changes
+  }
+
+  return {
+    async signUp(input: UserCreate): Promise<PublicUser> {
+      assertHashable(input.password, 'body.password')
+      return repo.insert({
+        email: input.email.toLowerCase(),
+        full_name: input.full_name ?? null,
+        hashed_password: await hashPassword(input.password, config.bcryptRounds),
+      })
+    },
+
+    /** Creates FIRST_SUPERUSER_* when absent; idempotent across restarts and concurrent instances. */
+    async ensureSuperuser(email: string, password: string): Promise<boolean> {
+      assertHashable(password, 'FIRST_SUPERUSER_PASSWORD')
+      if (await repo.findByEmailWithHash(email)) return false
+      return repo.insertIfAbsent({ email: email.toLowerCase(), hashed_password: await hashPassword(password, config.bcryptRounds), is_superuser: true })
+    },
+
+    async get(id: number): Promise<PublicUser> {
+      const user = await repo.findById(id)
+      if (!user) throw new NotFoundError('User not found')
+      return user
+    },
+
+    list: (skip: number, limit: number) => repo.list(skip, limit),
+
+    async updateMe(id: number, input: UserUpdateMe): Promise<PublicUser> {
+      const user = await repo.update(id, await toChanges(input))
+      if (!user) throw new NotFoundError('User not found')
+      return user
+    },
+
+    /** Superuser edit of any account; never leaves the service without an active superuser. */
+    async updateAny(id: number, input: UserAdminUpdate): Promise<PublicUser> {
+      const changes = await toChanges(input)
+      const removesPower = changes.is_active === false || changes.is_superuser === false
+      const user = await guardLastSuperuser(id, removesPower, async (tx) => {
+        const updated = await repo.update(id, changes, tx)
+        // A deactivated user, or a new password, ends every session at once.
+        if (updated && (changes.hashed_password || changes.is_active === false)) await refreshTokens.revokeAllForUser(id, tx)
+        return updated
+      })
+      if (!user) throw new NotFoundError('User not found')
+      return user
+    },
+
+    async changePassword(id: number, input: PasswordChange): Promise<void> {
+      const hash = await repo.findHash(id)
+      if (!hash) throw new NotFoundError('User not found')
+      if (!(await verifyPassword(input.current_password, hash))) throw new BadRequestError('The current password is incorrect')
+      assertHashable(input.new_password, 'body.new_password')
+      const hashed_password = await hashPassword(input.new_password, config.bcryptRounds)
+      await db.transaction(async (tx) => {
+        await repo.update(id, { hashed_password }, tx)
+        await refreshTokens.revokeAllForUser(id, tx)
+      })
+    },
+
+    async delete(id: number): Promise<void> {
+      const deleted = await guardLastSuperuser(id, true, (tx) => repo.delete(id, tx))
+      if (!deleted) throw new NotFoundError('User not found')
+    },
+  }
+}
+
+export type UsersService = ReturnType<typeof createUsersService>

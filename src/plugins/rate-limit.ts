@@ -1,0 +1,42 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { CounterStore } from '../shared/counter-store.js'
+import { TooManyRequestsError } from '../shared/errors.js'
+
+export interface RateLimitOptions {
+  store: CounterStore
+  perMinute: number
+}
+
+type StoreCallback = (err: Error | null, result?: { current: number; ttl: number }) => void
+
+/** Adapts a CounterStore to @fastify/rate-limit's store contract. */
+function storeClass(store: CounterStore, prefix = 'global:') {
+  return class KeelRateLimitStore {
+    incr(key: string, callback: StoreCallback, timeWindow: number): void {
+      store.hit(prefix + key, timeWindow).then(
+        (hit) => callback(null, { current: hit.count, ttl: hit.resetMs }),
+        (err: Error) => callback(err),
+      )
+    }
+
+    child(routeOptions: unknown) {
+      const route = (routeOptions as { routeInfo?: { method?: string; url?: string } }).routeInfo
+      const Child = storeClass(store, `${prefix}${route?.method ?? ''}${route?.url ?? ''}:`)
+      return new Child()
+    }
+  }
+}
+
+/** Global per-client limit (RATE_LIMIT_PER_MINUTE) with the IETF draft RateLimit-* headers and Retry-After. */
+export const rateLimitPlugin = fp(async (app: FastifyInstance, options: RateLimitOptions) => {
+  await app.register(rateLimit, {
+    global: true,
+    max: options.perMinute,
+    timeWindow: 60_000,
+    store: storeClass(options.store),
+    enableDraftSpec: true,
+    errorResponseBuilder: (_request, context) => new TooManyRequestsError(Math.ceil(context.ttl / 1000)),
+  })
+}, { name: 'rate-limit' })

@@ -1,0 +1,94 @@
+import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+
+export interface Hit {
+  /** Hits in the current window, this one included. */
+  count: number
+  /** Milliseconds until the window resets. */
+  resetMs: number
+}
+
+/** Fixed-window counters behind every rate limit: in-process by default, shared through Redis for several instances. */
+export interface CounterStore {
+  hit(key: string, windowMs: number): Promise<Hit>
+  close(): Promise<void>
+}
+
+export function createMemoryCounterStore(): CounterStore {
+  const windows = new Map<string, { count: number; resetAt: number }>()
+  // Expired windows are swept once a minute so the map stays bounded by the clients seen recently.
+  const sweeper = setInterval(() => {
+    const now = Date.now()
+    for (const [key, w] of windows) if (w.resetAt <= now) windows.delete(key)
+  }, 60_000)
+  sweeper.unref()
+  return {
+    async hit(key, windowMs) {
+      const now = Date.now()
+      let w = windows.get(key)
+      if (!w || w.resetAt <= now) {
+        w = { count: 0, resetAt: now + windowMs }
+        windows.set(key, w)
+      }
+      w.count++
+      return { count: w.count, resetMs: w.resetAt - now }
+    },
+    async close() {
+      clearInterval(sweeper)
+      windows.clear()
+    },
+  }
+}
+
+const HIT_SCRIPT = `
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {count, ttl}`
+
+/**
+ * Redis-backed counters shared by every instance. While Redis is unreachable it falls back to
+ * in-process counters (limits then hold per instance) and logs a warning; it returns to Redis by itself.
+ */
+export function createRedisCounterStore(url: string, logger: Logger): CounterStore {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false, // fail fast instead of queueing while disconnected
+    maxRetriesPerRequest: 1,
+    connectTimeout: 1_000,
+    commandTimeout: 500,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  })
+  redis.defineCommand('keelHit', { numberOfKeys: 1, lua: HIT_SCRIPT })
+  const fallback = createMemoryCounterStore()
+  let degraded = false
+  redis.on('error', () => undefined) // failures are reported once per outage by hit(), not once per retry
+  return {
+    async hit(key, windowMs) {
+      try {
+        const [count, ttl] = await (redis as unknown as { keelHit(k: string, w: number): Promise<[number, number]> })
+          .keelHit(`keel:rl:${key}`, windowMs)
+        if (degraded) {
+          degraded = false
+          logger.info('redis is reachable again: rate limits are shared again')
+        }
+        return { count, resetMs: ttl }
+      } catch (err) {
+        if (!degraded) {
+          degraded = true
+          logger.warn({ err }, 'redis unreachable: rate limits fall back to in-process counters')
+        }
+        return fallback.hit(key, windowMs)
+      }
+    },
+    async close() {
+      await fallback.close()
+      redis.disconnect()
+    },
+  }
+}
+
+/** Redis when a URL is configured (several instances share limits), in-process otherwise. */
+export function createCounterStore(redisUrl: string | undefined, logger: Logger): CounterStore {
+  return redisUrl ? createRedisCounterStore(redisUrl, logger) : createMemoryCounterStore()
+}

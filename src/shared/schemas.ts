@@ -1,0 +1,70 @@
+import { Type, type Static, type TSchema } from 'typebox'
+
+/** RFC 9457 problem details, the body of every error answer. */
+export const ProblemSchema = Type.Object({
+  type: Type.String({ examples: ['about:blank'] }),
+  title: Type.String({ examples: ['Not Found'] }),
+  status: Type.Integer({ examples: [404] }),
+  detail: Type.String({ examples: ['Item not found'] }),
+  errors: Type.Optional(Type.Array(Type.Object({
+    field: Type.String({ examples: ['body.name'] }),
+    message: Type.String({ examples: ['must NOT have fewer than 1 characters'] }),
+  }))),
+}, { $id: 'Problem', description: 'An error, as application/problem+json (RFC 9457)' })
+
+const problemRef = Type.Unsafe<Static<typeof ProblemSchema>>(Type.Ref('Problem'))
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed request (invalid JSON or UTF-8)',
+  401: 'Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer)',
+  403: 'Not allowed for this user',
+  404: 'Not found',
+  409: 'Conflicts with an existing resource',
+  413: 'Body larger than 1 MiB',
+  415: 'Unsupported content type',
+  422: 'Validation failed; `errors` lists each field',
+  429: 'Rate limit exceeded; see Retry-After',
+  503: 'Database unavailable; see Retry-After',
+}
+
+/** Response entries for the given error statuses, all problem+json. */
+export function problemResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((s) => [s, Type.Unsafe({ ...problemRef, description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' })]))
+}
+
+/** Errors any authenticated JSON route can give. */
+export const AUTHENTICATED_ERRORS = [401, 422, 429, 503] as const
+
+export const IdParamsSchema = Type.Object({
+  id: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'Resource id' }),
+}, { additionalProperties: false })
+
+export const NoContentSchema = Type.Null({ description: 'No content' })
+
+/** Paging query shared by every list: skip/limit as in the SPEC. */
+export const PagingQuerySchema = {
+  skip: Type.Integer({ minimum: 0, maximum: 2_147_483_647, default: 0, description: 'Rows to skip' }),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 100, description: 'Page size (1–100)' }),
+}
+
+/** `{items, total, page, size}` around an item schema. */
+export function PageSchema<T extends TSchema>(item: T, name: string) {
+  return Type.Object({
+    items: Type.Array(item),
+    total: Type.Integer({ minimum: 0, description: 'All matches, across pages' }),
+    page: Type.Integer({ minimum: 1, description: 'floor(skip / limit) + 1' }),
+    size: Type.Integer({ minimum: 1, description: 'The limit asked for' }),
+  }, { title: `Page of ${name}` })
+}
+
+export interface Page<T> {
+  items: T[]
+  total: number
+  page: number
+  size: number
+}
+
+/** Builds a Page from one slice and the total count. */
+export function toPage<T>(items: T[], total: number, skip: number, limit: number): Page<T> {
+  return { items, total, page: Math.floor(skip / limit) + 1, size: limit }
+}
