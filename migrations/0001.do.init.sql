@@ -17,7 +17,7 @@ CREATE TABLE items (
   name varchar(255) NOT NULL,
   description varchar(1000),
   is_active boolean NOT NULL DEFAULT true,
-  owner_id integer NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  owner_id integer NOT NULL CONSTRAINT items_owner_id_users_id_fk REFERENCES users (id) ON DELETE CASCADE,
   created_at timestamp with time zone NOT NULL DEFAULT now(),
   updated_at timestamp with time zone
 );
@@ -28,7 +28,7 @@ CREATE INDEX items_owner_id_created_at_id_idx ON items (owner_id, created_at, id
 
 CREATE TABLE refresh_tokens (
   id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  user_id integer NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  user_id integer NOT NULL CONSTRAINT refresh_tokens_user_id_users_id_fk REFERENCES users (id) ON DELETE CASCADE,
   family_id uuid NOT NULL,
   token_hash varchar(64) NOT NULL,
   expires_at timestamp with time zone NOT NULL,

@@ -10,7 +10,7 @@ import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { genRequestId } from './plugins/request-id.js'
 import { securityPlugin } from './plugins/security.js'
-import { validatorCompiler } from './plugins/validation.js'
+import { assertDecimalIdParam, buildValidator } from './plugins/validation.js'
 import { createCounterStore } from './shared/counter-store.js'
 import { ProblemSchema } from './shared/schemas.js'
 import { authRoutes } from './modules/auth/auth.routes.js'
@@ -48,10 +48,11 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = 10_000
-  app.setValidatorCompiler(validatorCompiler)
 
+  app.addHook('preValidation', async (request) => assertDecimalIdParam(request.params))
   app.decorate('config', config)
   app.decorate('database', database)
   app.addSchema(ProblemSchema)

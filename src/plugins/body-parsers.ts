@@ -12,7 +12,7 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
  * Form bodies exist for the OAuth2 password grant on the token route.
  */
 export const bodyParsersPlugin = fp(async (app: FastifyInstance) => {
-  app.removeContentTypeParser(['application/json'])
+  app.removeContentTypeParser(['application/json', 'text/plain'])
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) => {
     let text: string
     try {

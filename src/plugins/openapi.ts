@@ -2,6 +2,82 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { problemExample } from '../shared/schemas.js'
+
+const PROBLEM_JSON = 'application/problem+json'
+
+/** Response headers the API sets, declared once under components.headers and referenced by name. */
+const HEADERS = {
+  'X-Request-Id': {
+    description: 'The request id: the client\'s own when it is 1–128 characters of `[A-Za-z0-9._:-]`, otherwise a generated one',
+    schema: { type: 'string', minLength: 1, maxLength: 128 },
+  },
+  'WWW-Authenticate': { description: 'The Bearer challenge (RFC 6750)', schema: { type: 'string', examples: ['Bearer'] } },
+  'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 1, examples: [5] } },
+  'RateLimit-Limit': { description: 'Requests allowed in the window (IETF draft RateLimit headers)', schema: { type: 'integer', examples: [600] } },
+  'RateLimit-Remaining': { description: 'Requests left in the window', schema: { type: 'integer', examples: [0] } },
+  'RateLimit-Reset': { description: 'Seconds until the window resets', schema: { type: 'integer', examples: [42] } },
+} as const
+
+type HeaderName = keyof typeof HEADERS
+
+/** Headers an error answer carries, by status (plugins/errors.ts and shared/errors.ts set them). */
+const ERROR_HEADERS: Record<string, HeaderName[]> = {
+  401: ['WWW-Authenticate'],
+  429: ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset'],
+  503: ['Retry-After'],
+}
+
+const componentName = (header: HeaderName) => header.replaceAll('-', '')
+
+interface MediaTypeObject {
+  schema?: { $ref?: string }
+  example?: unknown
+  examples?: unknown
+}
+
+interface ResponseObject {
+  content?: Record<string, MediaTypeObject>
+  headers?: Record<string, unknown>
+}
+
+type Document = Record<string, unknown> & {
+  paths?: Record<string, Record<string, { responses?: Record<string, ResponseObject> }>>
+  components?: Record<string, unknown> & { schemas?: Record<string, { examples?: unknown[] }> }
+}
+
+/**
+ * Route schemas declare errors as the Problem schema alone (a per-media-type response schema would change
+ * how Fastify serialises them); here the document states what plugins/errors.ts really sends:
+ * application/problem+json with a typical example, the headers each status carries, and X-Request-Id everywhere.
+ * A response that is a shared schema ($ref: User, Item) shows that schema's own example.
+ */
+function describeResponses(document: Document): Document {
+  const schemas = document.components?.schemas ?? {}
+  const sharedExample = (media: MediaTypeObject) =>
+    schemas[media.schema?.$ref?.replace('#/components/schemas/', '') ?? '']?.examples?.[0]
+
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      for (const [status, response] of Object.entries(operation.responses ?? {})) {
+        const names: HeaderName[] = ['X-Request-Id', ...(ERROR_HEADERS[status] ?? [])]
+        const refs = Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${componentName(name)}` }]))
+        response.headers = { ...refs, ...response.headers }
+        if (!response.content) continue
+        if (Number(status) >= 400) {
+          const media = Object.values(response.content)[0]
+          response.content = { [PROBLEM_JSON]: { ...media, example: media?.example ?? problemExample(Number(status)) } }
+          continue
+        }
+        for (const media of Object.values(response.content)) {
+          if (media.example === undefined && media.examples === undefined) media.example = sharedExample(media)
+        }
+      }
+    }
+  }
+  const headers = Object.fromEntries(Object.entries(HEADERS).map(([name, header]) => [componentName(name as HeaderName), header]))
+  return { ...document, components: { ...document.components, headers } }
+}
 
 /**
  * OpenAPI 3 generated from the route schemas (the same ones that validate and serialise),
@@ -10,6 +86,11 @@ import fp from 'fastify-plugin'
  */
 export const openapiPlugin = fp(async (app: FastifyInstance) => {
   await app.register(swagger, {
+    // Shared schemas keep their $id as component name (Problem, User, Item) instead of def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+    // A module's collection route is `/` under its prefix; Fastify answers with and without the slash, the document names it without.
+    transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
+    transformObject: ({ openapiObject }) => describeResponses(openapiObject as Document),
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -26,6 +26,8 @@ export const securityPlugin = fp(async (app: FastifyInstance, options: SecurityO
         imgSrc: ["'self'", 'data:'],
         frameAncestors: ["'none'"],
         formAction: ["'self'"],
+        // Keel is often served over plain http (localhost, behind a TLS-terminating proxy): never rewrite to https.
+        upgradeInsecureRequests: null,
       },
     },
   })

@@ -27,6 +27,29 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   503: 'Database unavailable; see Retry-After',
 }
 
+/** One typical answer per status (titles as plugins/errors.ts sends them): the documented error examples. */
+const PROBLEM_EXAMPLES: Record<number, Pick<Static<typeof ProblemSchema>, 'title' | 'detail' | 'errors'>> = {
+  400: { title: 'Bad Request', detail: 'The request body is not valid JSON: Unexpected end of JSON input' },
+  401: { title: 'Unauthorized', detail: 'Could not validate credentials' },
+  403: { title: 'Forbidden', detail: 'Only superusers may manage other accounts' },
+  404: { title: 'Not Found', detail: 'Item not found' },
+  409: { title: 'Conflict', detail: 'A user with this email already exists' },
+  413: { title: 'Content Too Large', detail: 'Request body is too large' },
+  415: { title: 'Unsupported Media Type', detail: 'Unsupported Media Type: application/xml' },
+  422: {
+    title: 'Unprocessable Content',
+    detail: 'Request validation failed',
+    errors: [{ field: 'body.name', message: 'must NOT have fewer than 1 characters' }],
+  },
+  429: { title: 'Too Many Requests', detail: 'Too many requests, retry later' },
+  503: { title: 'Service Unavailable', detail: 'The database is unavailable, retry shortly' },
+}
+
+/** A typical problem body for `status`, as the OpenAPI document shows it. */
+export function problemExample(status: number): Static<typeof ProblemSchema> {
+  return { type: 'about:blank', status, ...(PROBLEM_EXAMPLES[status] ?? { title: 'Error', detail: 'An error occurred' }) }
+}
+
 /** Response entries for the given error statuses, all problem+json. */
 export function problemResponses(...statuses: number[]): Record<number, TSchema> {
   return Object.fromEntries(statuses.map((s) => [s, Type.Unsafe({ ...problemRef, description: PROBLEM_DESCRIPTIONS[s] ?? 'Error' })]))
@@ -47,14 +70,14 @@ export const PagingQuerySchema = {
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 100, description: 'Page size (1–100)' }),
 }
 
-/** `{items, total, page, size}` around an item schema. */
-export function PageSchema<T extends TSchema>(item: T, name: string) {
+/** `{items, total, page, size}` around an item schema; `example` is one item, shown as a one-item first page. */
+export function PageSchema<T extends TSchema>(item: T, name: string, example: Static<T>) {
   return Type.Object({
     items: Type.Array(item),
     total: Type.Integer({ minimum: 0, description: 'All matches, across pages' }),
     page: Type.Integer({ minimum: 1, description: 'floor(skip / limit) + 1' }),
     size: Type.Integer({ minimum: 1, description: 'The limit asked for' }),
-  }, { title: `Page of ${name}` })
+  }, { title: `Page of ${name}`, description: `One page of ${name} records`, examples: [{ items: [example], total: 1, page: 1, size: 100 }] })
 }
 
 export interface Page<T> {

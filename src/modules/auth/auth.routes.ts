@@ -13,14 +13,20 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore 
   const limiter = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
   const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' }
   const publicRoute = { public: true }
+  const tokenResponse = {
+    ...TokenSchema,
+    headers: { 'Cache-Control': { type: 'string', description: 'Tokens are never cached', examples: ['no-store'] } },
+  }
 
   app.post('/token', {
     config: publicRoute,
     schema: {
       tags: ['auth'],
+      operationId: 'login',
       summary: 'Log in',
       description: 'OAuth2 password grant (form `username`, `password`) or JSON `{email, password}`. '
-        + `At most ${app.config.loginRateLimitPerMinute} attempts a minute per client IP and per email.`,
+        + 'A wrong password and an unknown email get the same 401; a disabled account is 403. '
+        + `At most ${app.config.loginRateLimitPerMinute} attempts a minute per client IP and per email, successful or not.`,
       security: [],
       body: {
         content: {
@@ -28,7 +34,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore 
           'application/json': { schema: LoginJsonSchema },
         },
       },
-      response: { 200: TokenSchema, ...problemResponses(400, 401, 403, 415, 422, 429, 503) },
+      response: { 200: tokenResponse, ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503) },
     },
   }, async (request, reply) => {
     const body = request.body as LoginForm | LoginJson
@@ -42,11 +48,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore 
     config: publicRoute,
     schema: {
       tags: ['auth'],
+      operationId: 'refreshToken',
       summary: 'Rotate a refresh token',
       description: 'Returns a new token pair; the refresh token sent is dead afterwards. Sending a rotated token again revokes every session of its user.',
       security: [],
       body: RefreshTokenBodySchema,
-      response: { 200: TokenSchema, ...problemResponses(400, 401, 415, 422, 429, 503) },
+      response: { 200: tokenResponse, ...problemResponses(400, 401, 413, 415, 422, 429, 503) },
     },
   }, async (request, reply) => {
     const tokens = await service.refresh((request.body as RefreshTokenBody).refresh_token)
@@ -57,11 +64,12 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore 
     config: publicRoute,
     schema: {
       tags: ['auth'],
+      operationId: 'logout',
       summary: 'Log out',
       description: 'Revokes the session of this refresh token. Always 204, also for an unknown, expired or revoked token.',
       security: [],
       body: RefreshTokenBodySchema,
-      response: { 204: NoContentSchema, ...problemResponses(400, 415, 422, 429, 503) },
+      response: { 204: NoContentSchema, ...problemResponses(400, 413, 415, 422, 429, 503) },
     },
   }, async (request, reply) => {
     await service.logout(request.body.refresh_token)

@@ -3,22 +3,26 @@ import { Type } from 'typebox'
 import { ServiceUnavailableError } from '../../shared/errors.js'
 import { problemResponses } from '../../shared/schemas.js'
 
-const StatusSchema = Type.Object({ status: Type.String({ examples: ['ok'] }) })
+const StatusSchema = Type.Object({ status: Type.String({ examples: ['ok'] }) }, { description: 'Healthy', examples: [{ status: 'ok' }] })
 
 /** Liveness and readiness for load balancers; never rate limited, never authenticated. */
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const common = { tags: ['operations'], security: [] }
   app.get('/healthz', {
     config: { rateLimit: false },
-    schema: { ...common, summary: 'Liveness', description: 'The process is alive.', response: { 200: StatusSchema } },
+    schema: {
+      ...common, operationId: 'getLiveness', summary: 'Liveness',
+      description: 'The process is alive; the database is not asked. Never rate limited.', response: { 200: StatusSchema },
+    },
   }, async () => ({ status: 'ok' }))
 
   app.get('/readyz', {
     config: { rateLimit: false },
     schema: {
       ...common,
+      operationId: 'getReadiness',
       summary: 'Readiness',
-      description: 'The database answers; 503 otherwise.',
+      description: 'The database answers; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.',
       response: { 200: StatusSchema, ...problemResponses(503) },
     },
   }, async () => {

@@ -5,7 +5,7 @@ import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses
 import { createItemsRepository } from './items.repository.js'
 import { ItemCreateSchema, ItemListQuerySchema, ItemSchema, ItemsPageSchema, ItemUpdateSchema, type ItemUpdate } from './items.schemas.js'
 
-const Item = Type.Ref('Item')
+const itemResponse = (description: string) => Type.Ref('Item', { description })
 
 /** Plain owned CRUD: the repository scopes every query to the caller, so no service layer is needed. */
 export const itemsRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -20,8 +20,16 @@ export const itemsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/', {
     schema: {
-      tags, summary: 'Create an item', description: 'The item belongs to you; `Location` points at it.',
-      body: ItemCreateSchema, response: { 201: Item, ...errors(400, 413, 415) },
+      tags, operationId: 'createItem', summary: 'Create an item',
+      description: 'Creates an item owned by you. `is_active` defaults to true; `owner_id` is always you and cannot be sent.',
+      body: ItemCreateSchema,
+      response: {
+        201: Type.Ref('Item', {
+          description: 'The created item',
+          headers: { Location: { type: 'string', description: 'The URL of the new item', examples: ['/api/v1/items/1'] } },
+        }),
+        ...errors(400, 413, 415),
+      },
     },
   }, async (request, reply) => {
     const item = await repo.insert(request.user.id, request.body)
@@ -30,31 +38,37 @@ export const itemsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/', {
     schema: {
-      tags, summary: 'List your items', description: 'Paged, filtered by `is_active` and `q`, sorted by `sort` (ties broken by id).',
+      tags, operationId: 'listItems', summary: 'List your items',
+      description: 'Your items only, a page at a time (`skip`, `limit`), filtered by `is_active` and `q` (case-insensitive substring of the name), '
+        + 'ordered by `sort` (ties broken by id). `total` counts every match.',
       querystring: ItemListQuerySchema, response: { 200: ItemsPageSchema, ...errors() },
     },
   }, async (request) => repo.listForOwner(request.user.id, request.query))
 
   app.get('/:id', {
     schema: {
-      tags, summary: 'Get one of your items', description: 'Another user\'s item is 404, as if it did not exist.',
-      params: IdParamsSchema, response: { 200: Item, ...errors(404) },
+      tags, operationId: 'getItem', summary: 'Get one of your items', description: 'Another user\'s item is 404, as if it did not exist.',
+      params: IdParamsSchema, response: { 200: itemResponse('The item'), ...errors(404) },
     },
   }, async (request) => found(await repo.findForOwner(request.user.id, request.params.id)))
 
-  const update = (summary: string) => ({
+  const update = (operationId: string, summary: string) => ({
     schema: {
-      tags, summary, description: 'Only the fields sent change; `updated_at` is set.',
-      params: IdParamsSchema, body: ItemUpdateSchema, response: { 200: Item, ...errors(400, 404, 413, 415) },
+      tags, operationId, summary,
+      description: 'Only the fields sent change; `updated_at` is set. Another user\'s item is 404.',
+      params: IdParamsSchema, body: ItemUpdateSchema, response: { 200: itemResponse('The updated item'), ...errors(400, 404, 413, 415) },
     },
   })
   const handleUpdate = async (request: { user: { id: number }; params: { id: number }; body: ItemUpdate }) =>
     found(await repo.updateForOwner(request.user.id, request.params.id, request.body))
-  app.put('/:id', update('Update one of your items'), handleUpdate)
-  app.patch('/:id', update('Partially update one of your items'), handleUpdate)
+  app.put('/:id', update('updateItem', 'Update one of your items'), handleUpdate)
+  app.patch('/:id', update('patchItem', 'Partially update one of your items'), handleUpdate)
 
   app.delete('/:id', {
-    schema: { tags, summary: 'Delete one of your items', params: IdParamsSchema, response: { 204: NoContentSchema, ...errors(404) } },
+    schema: {
+      tags, operationId: 'deleteItem', summary: 'Delete one of your items', description: 'Deletes the item for good. Another user\'s item is 404.',
+      params: IdParamsSchema, response: { 204: NoContentSchema, ...errors(404) },
+    },
   }, async (request, reply) => {
     found((await repo.deleteForOwner(request.user.id, request.params.id)) || undefined)
     return reply.code(204).send(null)

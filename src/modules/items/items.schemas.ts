@@ -9,6 +9,16 @@ const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-23T18:0
 
 export const itemSorts = defineSorts({ id: items.id, name: items.name, created_at: items.created_at }, items.id)
 
+const itemExample = {
+  id: 1,
+  name: 'Notebook',
+  description: 'A5, dotted',
+  is_active: true,
+  owner_id: 1,
+  created_at: '2026-11-23T18:00:00.000Z',
+  updated_at: null,
+}
+
 export const ItemSchema = Type.Object({
   id: Type.Integer({ examples: [1] }),
   name: Type.String(),
@@ -17,19 +27,19 @@ export const ItemSchema = Type.Object({
   owner_id: Type.Integer(),
   created_at: Timestamp,
   updated_at: Type.Union([Timestamp, Type.Null()], { description: 'Null until the first update' }),
-}, { $id: 'Item', title: 'Item' })
+}, { $id: 'Item', title: 'Item', examples: [itemExample] })
 
 export const ItemCreateSchema = Type.Object({
   name: Name,
   description: Type.Optional(Description),
   is_active: Type.Optional(Type.Boolean({ default: true })),
-}, { additionalProperties: false, title: 'ItemCreate' })
+}, { additionalProperties: false, title: 'ItemCreate', examples: [{ name: 'Notebook', description: 'A5, dotted' }] })
 
 export const ItemUpdateSchema = Type.Object({
   name: Type.Optional(Name),
   description: Type.Optional(Description),
   is_active: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false, title: 'ItemUpdate', description: 'Only the fields sent change.' })
+}, { additionalProperties: false, title: 'ItemUpdate', description: 'Only the fields sent change.', examples: [{ is_active: false }] })
 
 export const ItemListQuerySchema = Type.Object({
   ...PagingQuerySchema,
@@ -38,7 +48,7 @@ export const ItemListQuerySchema = Type.Object({
   sort: itemSorts.schema('id'),
 }, { additionalProperties: false })
 
-export const ItemsPageSchema = PageSchema(Type.Ref('Item'), 'Item')
+export const ItemsPageSchema = PageSchema(Type.Ref('Item'), 'Item', itemExample)
 
 export type ItemCreate = Static<typeof ItemCreateSchema>
 export type ItemUpdate = Static<typeof ItemUpdateSchema>

@@ -8,7 +8,7 @@ import {
   UsersPageSchema, UserUpdateMeSchema,
 } from './users.schemas.js'
 
-const User = Type.Ref('User')
+const userResponse = (description: string) => Type.Ref('User', { description })
 
 export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(UserSchema)
@@ -24,28 +24,34 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/', {
     config: { public: true },
     schema: {
-      tags, summary: 'Sign up', description: 'Creates an account. The email is stored lower-cased and must be unique (case-insensitively).',
+      tags, operationId: 'signUp', summary: 'Sign up',
+      description: 'Creates an account. The email is stored lower-cased and must be unique (case-insensitively); '
+        + 'the password needs 8 or more characters and at most 72 bytes. Log in afterwards for tokens.',
       security: [], body: UserCreateSchema,
-      response: { 201: User, ...problemResponses(400, 409, 413, 415, 422, 429, 503) },
+      response: { 201: userResponse('The new account'), ...problemResponses(400, 409, 413, 415, 422, 429, 503) },
     },
   }, async (request, reply) => reply.code(201).send(await service.signUp(request.body)))
 
   app.get('/me', {
-    schema: { tags, summary: 'Your account', description: 'The authenticated user.', response: { 200: User, ...errors() } },
+    schema: {
+      tags, operationId: 'getMe', summary: 'Your account', description: 'The account the bearer token belongs to.',
+      response: { 200: userResponse('Your account'), ...errors() },
+    },
   }, async (request) => request.user)
 
   app.patch('/me', {
     schema: {
-      tags, summary: 'Update your account', description: 'Changes your email or full name; only the fields sent change.',
-      body: UserUpdateMeSchema, response: { 200: User, ...errors(400, 409, 415) },
+      tags, operationId: 'updateMe', summary: 'Update your account',
+      description: 'Changes your email or full name; only the fields sent change. An email another account uses is 409.',
+      body: UserUpdateMeSchema, response: { 200: userResponse('Your updated account'), ...errors(400, 409, 413, 415) },
     },
   }, async (request) => service.updateMe(request.user.id, request.body))
 
   app.put('/me/password', {
     schema: {
-      tags, summary: 'Change your password',
-      description: 'Every refresh token and every access token issued before the change stop working.',
-      body: PasswordChangeSchema, response: { 204: NoContentSchema, ...errors(400, 415) },
+      tags, operationId: 'changePassword', summary: 'Change your password',
+      description: 'A wrong `current_password` is 400. Every refresh token and every access token issued before the change stop working: log in again.',
+      body: PasswordChangeSchema, response: { 204: NoContentSchema, ...errors(400, 413, 415) },
     },
   }, async (request, reply) => {
     await service.changePassword(request.user.id, request.body)
@@ -54,7 +60,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete('/me', {
     schema: {
-      tags, summary: 'Delete your account', description: 'Your items go with it and your tokens stop working.',
+      tags, operationId: 'deleteMe', summary: 'Delete your account',
+      description: 'Your items go with it and your tokens stop working. The last active superuser cannot delete itself (409).',
       response: { 204: NoContentSchema, ...errors(409) },
     },
   }, async (request, reply) => {
@@ -65,7 +72,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', {
     onRequest: requireSuperuser,
     schema: {
-      tags, summary: 'List users', description: 'Superusers only.', querystring: UsersListQuerySchema,
+      tags, operationId: 'listUsers', summary: 'List users', description: 'Superusers only. Every account, a page at a time, ordered by id.',
+      querystring: UsersListQuerySchema,
       response: { 200: UsersPageSchema, ...errors(403) },
     },
   }, async (request) => service.list(request.query.skip, request.query.limit))
@@ -73,23 +81,27 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/:id', {
     onRequest: requireSuperuser,
     schema: {
-      tags, summary: 'Get a user', description: 'Superusers only.', params: IdParamsSchema,
-      response: { 200: User, ...errors(403, 404) },
+      tags, operationId: 'getUser', summary: 'Get a user',
+      description: 'Superusers only. Anyone else gets 403, whether or not the id exists.', params: IdParamsSchema,
+      response: { 200: userResponse('The account'), ...errors(403, 404) },
     },
   }, async (request) => service.get(request.params.id))
 
   app.patch('/:id', {
     onRequest: requireSuperuser,
     schema: {
-      tags, summary: 'Update a user', description: 'Superusers only. The last active superuser cannot be deactivated or demoted (409).',
-      params: IdParamsSchema, body: UserAdminUpdateSchema, response: { 200: User, ...errors(400, 403, 404, 409, 415) },
+      tags, operationId: 'updateUser', summary: 'Update a user',
+      description: 'Superusers only; only the fields sent change. The last active superuser cannot be deactivated or demoted (409).',
+      params: IdParamsSchema, body: UserAdminUpdateSchema,
+      response: { 200: userResponse('The updated account'), ...errors(400, 403, 404, 409, 413, 415) },
     },
   }, async (request) => service.updateAny(request.params.id, request.body))
 
   app.delete('/:id', {
     onRequest: requireSuperuser,
     schema: {
-      tags, summary: 'Delete a user', description: 'Superusers only. Their items go with them. The last active superuser cannot be deleted (409).',
+      tags, operationId: 'deleteUser', summary: 'Delete a user',
+      description: 'Superusers only. Their items go with them. The last active superuser cannot be deleted (409).',
       params: IdParamsSchema, response: { 204: NoContentSchema, ...errors(403, 404, 409) },
     },
   }, async (request, reply) => {

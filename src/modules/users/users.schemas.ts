@@ -11,6 +11,16 @@ const Password = Type.String({
 const FullName = Type.Union([Type.String({ maxLength: 255 }), Type.Null()], { examples: ['Ada Lovelace'] })
 const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-23T18:00:00.000Z'] })
 
+const userExample = {
+  id: 1,
+  email: 'ada@example.com',
+  full_name: 'Ada Lovelace',
+  is_active: true,
+  is_superuser: false,
+  created_at: '2026-11-23T18:00:00.000Z',
+  updated_at: null,
+}
+
 export const UserSchema = Type.Object({
   id: Type.Integer({ examples: [1] }),
   email: Type.String({ format: 'email', examples: ['ada@example.com'] }),
@@ -19,18 +29,22 @@ export const UserSchema = Type.Object({
   is_superuser: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Type.Union([Timestamp, Type.Null()], { description: 'Null until the first update' }),
-}, { $id: 'User', title: 'User' })
+}, { $id: 'User', title: 'User', examples: [userExample] })
 
 export const UserCreateSchema = Type.Object({
   email: Email,
   password: Password,
   full_name: Type.Optional(FullName),
-}, { additionalProperties: false, title: 'UserCreate' })
+}, {
+  additionalProperties: false,
+  title: 'UserCreate',
+  examples: [{ email: 'ada@example.com', password: 'correct horse battery', full_name: 'Ada Lovelace' }],
+})
 
 export const UserUpdateMeSchema = Type.Object({
   email: Type.Optional(Email),
   full_name: Type.Optional(FullName),
-}, { additionalProperties: false, title: 'UserUpdateMe' })
+}, { additionalProperties: false, title: 'UserUpdateMe', examples: [{ full_name: 'Ada King' }] })
 
 export const UserAdminUpdateSchema = Type.Object({
   email: Type.Optional(Email),
@@ -38,16 +52,20 @@ export const UserAdminUpdateSchema = Type.Object({
   password: Type.Optional(Password),
   is_active: Type.Optional(Type.Boolean()),
   is_superuser: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false, title: 'UserAdminUpdate' })
+}, { additionalProperties: false, title: 'UserAdminUpdate', examples: [{ is_active: false }] })
 
 export const PasswordChangeSchema = Type.Object({
   current_password: Type.String({ minLength: 1, maxLength: 1024 }),
   new_password: Password,
-}, { additionalProperties: false, title: 'PasswordChange' })
+}, {
+  additionalProperties: false,
+  title: 'PasswordChange',
+  examples: [{ current_password: 'correct horse battery', new_password: 'battery staple horse' }],
+})
 
 export const UsersListQuerySchema = Type.Object(PagingQuerySchema, { additionalProperties: false })
 
-export const UsersPageSchema = PageSchema(Type.Ref('User'), 'User')
+export const UsersPageSchema = PageSchema(Type.Ref('User'), 'User', userExample)
 
 export type UserCreate = Static<typeof UserCreateSchema>
 export type UserUpdateMe = Static<typeof UserUpdateMeSchema>
