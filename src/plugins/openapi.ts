@@ -30,6 +30,10 @@ const ERROR_HEADERS: Record<string, HeaderName[]> = {
 
 const componentName = (header: HeaderName) => header.replaceAll('-', '')
 
+// Operations of a path in the conventional order (read before write), whatever order the routes were registered in.
+const METHOD_ORDER = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options', 'trace']
+const byMethod = ([a]: [string, unknown], [b]: [string, unknown]) => METHOD_ORDER.indexOf(a) - METHOD_ORDER.indexOf(b)
+
 interface MediaTypeObject {
   schema?: { $ref?: string }
   example?: unknown
@@ -41,24 +45,42 @@ interface ResponseObject {
   headers?: Record<string, unknown>
 }
 
+interface ParameterObject {
+  required?: boolean
+  schema?: { default?: unknown }
+}
+
+interface OperationObject {
+  parameters?: ParameterObject[]
+  responses?: Record<string, ResponseObject>
+}
+
 type Document = Record<string, unknown> & {
-  paths?: Record<string, Record<string, { responses?: Record<string, ResponseObject> }>>
+  paths?: Record<string, Record<string, OperationObject>>
   components?: Record<string, unknown> & { schemas?: Record<string, { examples?: unknown[] }> }
 }
 
 /**
- * Route schemas declare errors as the Problem schema alone (a per-media-type response schema would change
- * how Fastify serialises them); here the document states what plugins/errors.ts really sends:
- * application/problem+json with a typical example, the headers each status carries, and X-Request-Id everywhere.
- * A response that is a shared schema ($ref: User, Item) shows that schema's own example.
+ * Completes the generated document with what the route schemas cannot say:
+ * - a query parameter with a default is optional for the client (TypeBox lists it as required because
+ *   validation always fills it in);
+ * - route schemas declare errors as the Problem schema alone (a per-media-type response schema would change
+ *   how Fastify serialises them), so each error is stated as what plugins/errors.ts really sends:
+ *   application/problem+json with a typical example and the headers its status carries;
+ * - X-Request-Id on every answer, and a shared schema's own example ($ref: User, Item) on the responses using it.
  */
-function describeResponses(document: Document): Document {
+function completeDocument(document: Document): Document {
   const schemas = document.components?.schemas ?? {}
   const sharedExample = (media: MediaTypeObject) =>
     schemas[media.schema?.$ref?.replace('#/components/schemas/', '') ?? '']?.examples?.[0]
 
-  for (const operations of Object.values(document.paths ?? {})) {
+  const paths = document.paths ?? {}
+  for (const [path, operations] of Object.entries(paths)) {
+    paths[path] = Object.fromEntries(Object.entries(operations).sort(byMethod))
     for (const operation of Object.values(operations)) {
+      for (const parameter of operation.parameters ?? []) {
+        if (parameter.schema?.default !== undefined) parameter.required = false
+      }
       for (const [status, response] of Object.entries(operation.responses ?? {})) {
         const names: HeaderName[] = ['X-Request-Id', ...(ERROR_HEADERS[status] ?? [])]
         const refs = Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${componentName(name)}` }]))
@@ -90,7 +112,7 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
     // A module's collection route is `/` under its prefix; Fastify answers with and without the slash, the document names it without.
     transform: ({ schema, url }) => ({ schema, url: url.length > 1 ? url.replace(/\/$/, '') : url }),
-    transformObject: ({ openapiObject }) => describeResponses(openapiObject as Document),
+    transformObject: (documentObject) => completeDocument((documentObject as { openapiObject: Document }).openapiObject),
     openapi: {
       openapi: '3.1.0',
       info: {

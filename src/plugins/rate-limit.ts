@@ -29,14 +29,23 @@ function storeClass(store: CounterStore, prefix = 'global:') {
   }
 }
 
-/** Global per-client limit (RATE_LIMIT_PER_MINUTE) with the IETF draft RateLimit-* headers and Retry-After. */
+/**
+ * Global per-client limit (RATE_LIMIT_PER_MINUTE) with the IETF draft RateLimit-* headers and Retry-After.
+ * It runs as a root onRequest hook, so it counts before authentication (401s are limited too) and covers 404s.
+ */
 export const rateLimitPlugin = fp(async (app: FastifyInstance, options: RateLimitOptions) => {
   await app.register(rateLimit, {
-    global: true,
+    global: false,
+    enableDraftSpec: true,
+    store: storeClass(options.store),
+  })
+  const limit = app.rateLimit({
     max: options.perMinute,
     timeWindow: 60_000,
-    store: storeClass(options.store),
-    enableDraftSpec: true,
     errorResponseBuilder: (_request, context) => new TooManyRequestsError(Math.ceil(context.ttl / 1000)),
+  })
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.config.rateLimit === false) return
+    await limit.call(app, request, reply)
   })
 }, { name: 'rate-limit' })

@@ -74,9 +74,9 @@ export const PagingQuerySchema = {
 export function PageSchema<T extends TSchema>(item: T, name: string, example: Static<T>) {
   return Type.Object({
     items: Type.Array(item),
-    total: Type.Integer({ minimum: 0, description: 'All matches, across pages' }),
-    page: Type.Integer({ minimum: 1, description: 'floor(skip / limit) + 1' }),
-    size: Type.Integer({ minimum: 1, description: 'The limit asked for' }),
+    total: Type.Integer({ minimum: 0, description: 'All matches, across pages', examples: [1] }),
+    page: Type.Integer({ minimum: 1, description: 'floor(skip / limit) + 1', examples: [1] }),
+    size: Type.Integer({ minimum: 1, description: 'The limit asked for', examples: [100] }),
   }, { title: `Page of ${name}`, description: `One page of ${name} records`, examples: [{ items: [example], total: 1, page: 1, size: 100 }] })
 }
 

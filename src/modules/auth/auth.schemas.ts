@@ -1,11 +1,14 @@
 import { Type, type Static } from 'typebox'
 
-const Secret = Type.String({ minLength: 1, maxLength: 1024 })
+const Secret = { minLength: 1, maxLength: 1024, examples: ['correct horse battery'] }
 
 export const TokenSchema = Type.Object({
-  access_token: Type.String({ description: 'JWT to send as `Authorization: Bearer …`' }),
-  refresh_token: Type.String({ description: 'Opaque; exchange it at /auth/refresh (single use)' }),
-  token_type: Type.Literal('bearer'),
+  access_token: Type.String({
+    description: 'JWT to send as `Authorization: Bearer …`',
+    examples: ['eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwidHlwZSI6ImFjY2VzcyJ9.c2lnbmF0dXJl'],
+  }),
+  refresh_token: Type.String({ description: 'Opaque; exchange it at /auth/refresh (single use)', examples: ['Yq3cW0b1h8mQ2uJrV7xk5sN4pZt6eL9aGfDo0iHwXyE'] }),
+  token_type: Type.Literal('bearer', { examples: ['bearer'] }),
   expires_in: Type.Integer({ description: 'Access-token lifetime in seconds', examples: [1800] }),
 }, {
   title: 'Token',
@@ -20,12 +23,12 @@ export const TokenSchema = Type.Object({
 
 /** OAuth2 password grant, as sent by the docs' Authorize button (`username` is the email). */
 export const LoginFormSchema = Type.Object({
-  username: Type.String({ minLength: 1, maxLength: 320, description: 'Your email' }),
-  password: Secret,
-  grant_type: Type.Optional(Type.Literal('password')),
-  scope: Type.Optional(Type.String({ maxLength: 1024 })),
-  client_id: Type.Optional(Type.String({ maxLength: 1024 })),
-  client_secret: Type.Optional(Type.String({ maxLength: 1024 })),
+  username: Type.String({ minLength: 1, maxLength: 320, description: 'Your email', examples: ['ada@example.com'] }),
+  password: Type.String(Secret),
+  grant_type: Type.Optional(Type.Literal('password', { examples: ['password'] })),
+  scope: Type.Optional(Type.String({ maxLength: 1024, description: 'Accepted and ignored (OAuth2 clients send it)', examples: [''] })),
+  client_id: Type.Optional(Type.String({ maxLength: 1024, description: 'Accepted and ignored (OAuth2 clients send it)', examples: [''] })),
+  client_secret: Type.Optional(Type.String({ maxLength: 1024, description: 'Accepted and ignored (OAuth2 clients send it)', examples: [''] })),
 }, {
   additionalProperties: false,
   title: 'LoginForm',
@@ -38,7 +41,12 @@ export const LoginJsonSchema = Type.Object({
 }, { additionalProperties: false, title: 'LoginJson', examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] })
 
 export const RefreshTokenBodySchema = Type.Object({
-  refresh_token: Type.String({ minLength: 1, maxLength: 1024, description: 'The refresh token from the last login or refresh' }),
+  refresh_token: Type.String({
+    minLength: 1,
+    maxLength: 1024,
+    description: 'The refresh token from the last login or refresh',
+    examples: ['Yq3cW0b1h8mQ2uJrV7xk5sN4pZt6eL9aGfDo0iHwXyE'],
+  }),
 }, { additionalProperties: false, title: 'RefreshTokenBody', examples: [{ refresh_token: 'Yq3cW0b1h8mQ2uJrV7xk5sN4pZt6eL9aGfDo0iHwXyE' }] })
 
 export type LoginForm = Static<typeof LoginFormSchema>

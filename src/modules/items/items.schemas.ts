@@ -21,10 +21,10 @@ const itemExample = {
 
 export const ItemSchema = Type.Object({
   id: Type.Integer({ examples: [1] }),
-  name: Type.String(),
+  name: Type.String({ examples: ['Notebook'] }),
   description: Type.Union([Type.String(), Type.Null()]),
-  is_active: Type.Boolean(),
-  owner_id: Type.Integer(),
+  is_active: Type.Boolean({ examples: [true] }),
+  owner_id: Type.Integer({ description: 'The user who owns the item: always you', examples: [1] }),
   created_at: Timestamp,
   updated_at: Type.Union([Timestamp, Type.Null()], { description: 'Null until the first update' }),
 }, { $id: 'Item', title: 'Item', examples: [itemExample] })
@@ -32,13 +32,13 @@ export const ItemSchema = Type.Object({
 export const ItemCreateSchema = Type.Object({
   name: Name,
   description: Type.Optional(Description),
-  is_active: Type.Optional(Type.Boolean({ default: true })),
+  is_active: Type.Optional(Type.Boolean({ default: true, examples: [true] })),
 }, { additionalProperties: false, title: 'ItemCreate', examples: [{ name: 'Notebook', description: 'A5, dotted' }] })
 
 export const ItemUpdateSchema = Type.Object({
   name: Type.Optional(Name),
   description: Type.Optional(Description),
-  is_active: Type.Optional(Type.Boolean()),
+  is_active: Type.Optional(Type.Boolean({ examples: [false] })),
 }, { additionalProperties: false, title: 'ItemUpdate', description: 'Only the fields sent change.', examples: [{ is_active: false }] })
 
 export const ItemListQuerySchema = Type.Object({

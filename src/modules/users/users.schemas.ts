@@ -25,8 +25,8 @@ export const UserSchema = Type.Object({
   id: Type.Integer({ examples: [1] }),
   email: Type.String({ format: 'email', examples: ['ada@example.com'] }),
   full_name: FullName,
-  is_active: Type.Boolean(),
-  is_superuser: Type.Boolean(),
+  is_active: Type.Boolean({ description: 'A deactivated account cannot log in and its tokens stop working', examples: [true] }),
+  is_superuser: Type.Boolean({ description: 'Superusers manage every account', examples: [false] }),
   created_at: Timestamp,
   updated_at: Type.Union([Timestamp, Type.Null()], { description: 'Null until the first update' }),
 }, { $id: 'User', title: 'User', examples: [userExample] })
@@ -50,12 +50,12 @@ export const UserAdminUpdateSchema = Type.Object({
   email: Type.Optional(Email),
   full_name: Type.Optional(FullName),
   password: Type.Optional(Password),
-  is_active: Type.Optional(Type.Boolean()),
-  is_superuser: Type.Optional(Type.Boolean()),
+  is_active: Type.Optional(Type.Boolean({ examples: [false] })),
+  is_superuser: Type.Optional(Type.Boolean({ examples: [false] })),
 }, { additionalProperties: false, title: 'UserAdminUpdate', examples: [{ is_active: false }] })
 
 export const PasswordChangeSchema = Type.Object({
-  current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+  current_password: Type.String({ minLength: 1, maxLength: 1024, examples: ['correct horse battery'] }),
   new_password: Password,
 }, {
   additionalProperties: false,

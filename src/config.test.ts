@@ -1,0 +1,60 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfig } from './config.js'
+
+const dataDir = () => mkdtempSync(join(tmpdir(), 'keel-config-'))
+
+describe('loadConfig', () => {
+  it('applies the SPEC defaults', () => {
+    const config = loadConfig({ DATA_DIR: dataDir() })
+    expect(config).toMatchObject({
+      env: 'development', host: '127.0.0.1', port: 8000, databaseUrl: undefined, migrateOnStart: true, algorithm: 'HS256',
+      accessTokenTtlSeconds: 1800, refreshTokenTtlSeconds: 14 * 86_400, bcryptRounds: 10, corsOrigins: [],
+      rateLimitPerMinute: 600, loginRateLimitPerMinute: 10, redisUrl: undefined, firstSuperuser: undefined, logLevel: 'info', workers: 1,
+    })
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('converts and validates values from text', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir(), PORT: '9000', MIGRATE_ON_START: 'false', CORS_ORIGINS: 'https://a.example, https://b.example',
+      FIRST_SUPERUSER_EMAIL: 'Root@Example.com', FIRST_SUPERUSER_PASSWORD: 'root-password', WORKERS: 'auto',
+    })
+    expect(config).toMatchObject({ port: 9000, migrateOnStart: false, corsOrigins: ['https://a.example', 'https://b.example'] })
+    expect(config.firstSuperuser).toEqual({ email: 'root@example.com', password: 'root-password' })
+    expect(config.workers).toBeGreaterThanOrEqual(1)
+  })
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ BCRYPT_ROUNDS: '3' }, 'BCRYPT_ROUNDS'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ ALGORITHM: 'none' }, 'ALGORITHM'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+    [{ FIRST_SUPERUSER_EMAIL: 'root@example.com' }, 'FIRST_SUPERUSER_PASSWORD'],
+    [{ NODE_ENV: 'production' }, 'SECRET_KEY'],
+    [{ NODE_ENV: 'production', SECRET_KEY: 'short' }, 'SECRET_KEY'],
+    [{ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), BCRYPT_ROUNDS: '4' }, 'BCRYPT_ROUNDS'],
+  ])('refuses %j with a message naming %s', (env, variable) => {
+    expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(ConfigError)
+    expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(new RegExp(variable))
+  })
+
+  it('accepts a strong key in production', () => {
+    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).secretKey).toBe('k'.repeat(32))
+  })
+
+  it('in development generates a secret once and keeps it in DATA_DIR', () => {
+    const dir = dataDir()
+    const first = loadConfig({ DATA_DIR: dir }).secretKey
+    expect(Buffer.byteLength(first)).toBeGreaterThanOrEqual(32)
+    expect(loadConfig({ DATA_DIR: dir }).secretKey).toBe(first)
+    expect(readFileSync(join(dir, 'secret_key'), 'utf8')).toBe(first)
+    expect(statSync(join(dir, 'secret_key')).mode & 0o777).toBe(0o600)
+  })
+})

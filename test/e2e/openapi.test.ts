@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildOpenApiDocument, clientTypesPath, generateClientTypes, lintOpenApiDocument } from '../../scripts/openapi-document.js'
+import { buildTestApp, type TestApp } from '../helpers/app.js'
+
+interface Media { schema?: { $ref?: string }; example?: unknown; examples?: unknown }
+interface Response { description: string; content?: Record<string, Media>; headers?: Record<string, unknown> }
+interface Operation {
+  operationId?: string
+  summary?: string
+  description?: string
+  tags?: string[]
+  security?: unknown[]
+  requestBody?: { content: Record<string, Media> }
+  responses: Record<string, Response>
+}
+interface Document {
+  openapi: string
+  paths: Record<string, Record<string, Operation>>
+  components: { securitySchemes: Record<string, { type: string; flows?: { password?: { tokenUrl: string } } }> }
+}
+
+let t: TestApp
+let doc: Document
+beforeAll(async () => {
+  t = await buildTestApp()
+  const res = await t.app.inject('/openapi.json')
+  expect(res.statusCode).toBe(200)
+  doc = res.json<Document>()
+})
+afterAll(async () => t.close())
+
+const operations = () => Object.entries(doc.paths).flatMap(([path, item]) =>
+  Object.entries(item).map(([method, operation]) => ({ name: `${method.toUpperCase()} ${path}`, operation })))
+
+/** The names of the operations for which `check` is false: an empty list reads well in a failure. */
+const failing = (check: (operation: Operation) => boolean) =>
+  operations().filter(({ operation }) => !check(operation)).map(({ name }) => name)
+
+const hasExample = (media: Media) => media.example !== undefined || media.examples !== undefined
+const successes = (operation: Operation) => Object.keys(operation.responses).filter((status) => /^2\d\d$/.test(status))
+
+describe('GET /openapi.json', () => {
+  it('documents the whole v1 API', () => {
+    expect(doc.openapi).toBe('3.1.0')
+    expect(operations().map(({ name }) => name).sort()).toEqual([
+      'DELETE /api/v1/items/{id}', 'DELETE /api/v1/users/me', 'DELETE /api/v1/users/{id}',
+      'GET /api/v1/items', 'GET /api/v1/items/{id}', 'GET /api/v1/users', 'GET /api/v1/users/me', 'GET /api/v1/users/{id}',
+      'GET /healthz', 'GET /readyz',
+      'PATCH /api/v1/items/{id}', 'PATCH /api/v1/users/me', 'PATCH /api/v1/users/{id}',
+      'POST /api/v1/auth/logout', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/v1/items', 'POST /api/v1/users',
+      'PUT /api/v1/items/{id}', 'PUT /api/v1/users/me/password',
+    ])
+  })
+
+  it('gives every operation an operationId, a summary, a description and one tag', () => {
+    expect(failing((o) => Boolean(o.operationId && o.summary && o.description) && o.tags?.length === 1)).toEqual([])
+  })
+
+  it('declares one success status per route, with a response schema unless it is 204', () => {
+    expect(failing((o) => successes(o).length === 1)).toEqual([])
+    expect(failing((o) => successes(o).every((status) =>
+      status === '204' ? o.responses[status]!.content === undefined : o.responses[status]!.content?.['application/json']?.schema !== undefined))).toEqual([])
+    // A route without any response schema shows up with Fastify's placeholder.
+    expect(failing((o) => Object.values(o.responses).every((r) => r.description !== 'Default Response'))).toEqual([])
+  })
+
+  it('shows an example for every request body and every response body', () => {
+    expect(failing((o) => Object.values(o.requestBody?.content ?? {}).every(hasExample))).toEqual([])
+    expect(failing((o) => Object.values(o.responses).every((r) => Object.values(r.content ?? {}).every(hasExample)))).toEqual([])
+  })
+
+  it('declares every error as application/problem+json with the Problem schema', () => {
+    expect(failing((o) => Object.entries(o.responses).filter(([status]) => Number(status) >= 400).every(([, r]) =>
+      Object.keys(r.content ?? {}).join() === 'application/problem+json'
+      && r.content!['application/problem+json']!.schema?.$ref === '#/components/schemas/Problem'))).toEqual([])
+  })
+
+  it('declares 401 with WWW-Authenticate on every route that needs a bearer token', () => {
+    const isPublic = (o: Operation) => Array.isArray(o.security) && o.security.length === 0
+    expect(failing((o) => isPublic(o) || o.responses['401']?.headers?.['WWW-Authenticate'] !== undefined)).toEqual([])
+    expect(failing((o) => o.responses['401'] === undefined || o.responses['401'].headers?.['WWW-Authenticate'] !== undefined)).toEqual([])
+  })
+
+  it('offers the OAuth2 password flow on the token route and plain bearer tokens', () => {
+    expect(doc.components.securitySchemes.OAuth2PasswordBearer).toMatchObject({ type: 'oauth2', flows: { password: { tokenUrl: '/api/v1/auth/token' } } })
+    expect(doc.components.securitySchemes.BearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' })
+    expect(Object.keys(doc.paths['/api/v1/auth/token']!.post!.requestBody!.content).sort())
+      .toEqual(['application/json', 'application/x-www-form-urlencoded'])
+  })
+
+  it('lints clean with redocly.yaml: no errors, no warnings', { timeout: 60_000 }, () => {
+    const result = lintOpenApiDocument(doc as unknown as Record<string, unknown>)
+    expect(result.output).toBe('')
+    expect(result).toMatchObject({ errors: 0, warnings: 0 })
+  })
+})
+
+describe('src/client/schema.d.ts', () => {
+  it('is what `npm run client:generate` writes from the current document', async () => {
+    const expected = await generateClientTypes(await buildOpenApiDocument())
+    const committed = readFileSync(clientTypesPath, 'utf8')
+    expect(committed === expected, 'the typed client is stale: run `npm run client:generate`').toBe(true)
+  })
+})
