@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -57,7 +58,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   app.decorate('database', database)
   app.addSchema(ProblemSchema)
 
-  const counterStore = createCounterStore(config.redisUrl, logger)
+  const counterStore = createCounterStore(config.redisUrl, logger, cluster.isWorker)
   app.addHook('onClose', async () => counterStore.close())
 
   await app.register(errorsPlugin)

@@ -1,10 +1,13 @@
+import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
 import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDatabase, type Database } from './db/client.js'
 import { DataDirLockedError } from './db/data-dir-lock.js'
 import { createMigrator } from './db/migrator.js'
 import { createLogger } from './logger.js'
+import { serveClusterCounters } from './shared/cluster-counter-store.js'
 import { createRefreshTokensRepository } from './modules/auth/refresh-tokens.repository.js'
 import { createUsersService } from './modules/users/users.service.js'
 import { loadEnvFile } from './shared/env-file.js'
@@ -12,15 +15,24 @@ import { loadEnvFile } from './shared/env-file.js'
 const HOUR_MS = 3_600_000
 
 /** Start-up: config, database, migrations, first superuser, app, listen; SIGTERM/SIGINT drain and exit 0. */
-async function start(): Promise<void> {
+async function main(): Promise<void> {
   loadEnvFile()
   const config = loadConfig()
   const logger = createLogger(config.logLevel)
+  if (cluster.isPrimary && config.workers > 1) {
+    if (config.databaseUrl) return runPrimary(config, logger)
+    logger.warn({ workers: config.workers }, 'WORKERS > 1 needs DATABASE_URL: the embedded database serves one process, running one')
+  }
+  return startServer(config, logger)
+}
+
+/** One process serving HTTP: the only one, or a cluster worker (the primary already prepared the database). */
+async function startServer(config: Config, logger: Logger): Promise<void> {
   const started = performance.now()
   const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   let app: FastifyInstance | undefined
   try {
-    await prepareDatabase(config, database, logger)
+    if (cluster.isPrimary) await prepareDatabase(config, database, logger)
     app = await buildApp({ config, database, logger })
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {
@@ -58,7 +70,40 @@ async function start(): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'))
 }
 
-async function prepareDatabase(config: Config, database: Database, logger: ReturnType<typeof createLogger>): Promise<void> {
+/**
+ * The cluster primary prepares the database once, forks the workers (node:cluster shares the listening
+ * socket), restarts a worker that dies, forwards SIGTERM/SIGINT and exits 0 once every worker has drained.
+ */
+async function runPrimary(config: Config, logger: Logger): Promise<void> {
+  const database = await createDatabase({ databaseUrl: config.databaseUrl, logger })
+  try {
+    await prepareDatabase(config, database, logger)
+  } finally {
+    await database.close()
+  }
+  let stopping = false
+  const fork = () => serveClusterCounters(cluster.fork())
+  for (let i = 0; i < config.workers; i++) fork()
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+      return
+    }
+    logger.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another')
+    fork()
+  })
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal, workers: config.workers }, 'stopping workers')
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal)
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+  logger.info({ workers: config.workers }, 'cluster primary started')
+}
+
+async function prepareDatabase(config: Config, database: Database, logger: Logger): Promise<void> {
   if (config.migrateOnStart) {
     const applied = await createMigrator(database).migrate()
     if (applied.length) logger.info({ applied }, 'migrations applied')
@@ -70,7 +115,7 @@ async function prepareDatabase(config: Config, database: Database, logger: Retur
   }
 }
 
-start().catch((err: unknown) => {
+main().catch((err: unknown) => {
   // Configuration and lock problems are the operator's to fix: one clear line, no stack.
   if (err instanceof ConfigError || err instanceof DataDirLockedError) console.error(`Keel cannot start: ${err.message}`)
   else console.error('Keel cannot start:', err)

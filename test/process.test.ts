@@ -86,3 +86,26 @@ describe.skipIf(serverUrl)('the server process on the embedded engine', () => {
     expect(run.output().trim()).toMatch(/^Keel cannot start: Invalid configuration: PORT/)
   })
 })
+
+describe.skipIf(!serverUrl)('the server process as a cluster on PostgreSQL', () => {
+  it('WORKERS=2 share the rate limit, and SIGTERM stops them all with exit 0', async () => {
+    const { createTestDatabase } = await import('./helpers/database.js')
+    const fresh = await createTestDatabase()
+    await fresh.database.close()
+    try {
+      const port = String(await freePort())
+      const keel = startKeel({ DATABASE_URL: fresh.url!, WORKERS: '2', PORT: port, RATE_LIMIT_PER_MINUTE: '6', LOG_LEVEL: 'info' })
+      await waitReady(`http://127.0.0.1:${port}`, keel.child)
+      const statuses: number[] = []
+      // New connection per request, so both workers serve some of them.
+      for (let i = 0; i < 8; i++) statuses.push((await fetch(`http://127.0.0.1:${port}/nope`, { headers: { connection: 'close' } })).status)
+      expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(2)
+      const pids = new Set([...keel.output().matchAll(/"pid":(\d+)[^\n]*"url":"\/nope"/g)].map((m) => m[1]))
+      expect(pids.size).toBe(2)
+      keel.child.kill('SIGTERM')
+      expect(await keel.exited).toBe(0)
+    } finally {
+      await fresh.drop()
+    }
+  }, 120_000)
+})

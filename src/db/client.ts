@@ -22,6 +22,7 @@ export interface Database {
   withMigrationLock<T>(fn: (exec: ExecSql) => Promise<T>): Promise<T>
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
+  /** Closes the pool or the engine; later calls resolve with the first one. */
   close(): Promise<void>
 }
 
@@ -84,9 +85,7 @@ function createPostgresDatabase(url: string, options: DatabaseOptions): Database
     async ping() {
       await db.execute(sql`select 1`)
     },
-    async close() {
-      await pool.end()
-    },
+    close: once(() => pool.end()),
   }
 }
 
@@ -120,9 +119,14 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
     async ping() {
       await pglite.query('select 1')
     },
-    async close() {
+    close: once(async () => {
       await pglite.close()
       releaseLock?.()
-    },
+    }),
   }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let closing: Promise<void> | undefined
+  return () => (closing ??= fn())
 }

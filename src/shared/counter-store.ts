@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { createClusterCounterStore } from './cluster-counter-store.js'
 
 export interface Hit {
   /** Hits in the current window, this one included. */
@@ -88,7 +89,11 @@ export function createRedisCounterStore(url: string, logger: Logger): CounterSto
   }
 }
 
-/** Redis when a URL is configured (several instances share limits), in-process otherwise. */
-export function createCounterStore(redisUrl: string | undefined, logger: Logger): CounterStore {
-  return redisUrl ? createRedisCounterStore(redisUrl, logger) : createMemoryCounterStore()
+/**
+ * Redis when a URL is configured (several instances share limits); otherwise the cluster primary's counters
+ * in a worker (`inWorker`), or in-process counters.
+ */
+export function createCounterStore(redisUrl: string | undefined, logger: Logger, inWorker = false): CounterStore {
+  if (redisUrl) return createRedisCounterStore(redisUrl, logger)
+  return inWorker ? createClusterCounterStore() : createMemoryCounterStore()
 }
