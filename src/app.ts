@@ -18,12 +18,15 @@ import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { itemsRoutes } from './modules/items/items.routes.js'
+import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
     database: Database
+    /** Users as authentication sees them; see modules/users/users.cache.ts. */
+    userCache: UserCache
   }
 }
 
@@ -59,7 +62,12 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   app.addSchema(ProblemSchema)
 
   const counterStore = createCounterStore(config.redisUrl, logger, cluster.isWorker)
-  app.addHook('onClose', async () => counterStore.close())
+  const userCache = await createUserCache(database)
+  app.decorate('userCache', userCache)
+  app.addHook('onClose', async () => {
+    await counterStore.close()
+    await userCache.close()
+  })
 
   await app.register(errorsPlugin)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
@@ -69,7 +77,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
 
   await app.register(healthRoutes)
   await app.register(async (api) => {
-    await api.register(authPlugin, { resolveUser: createAccessResolver(database.db, config) })
+    await api.register(authPlugin, { resolveUser: createAccessResolver(database.db, config, userCache) })
     await api.register(authRoutes, { prefix: '/auth', counterStore })
     await api.register(usersRoutes, { prefix: '/users' })
     await api.register(itemsRoutes, { prefix: '/items' })

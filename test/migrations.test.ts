@@ -20,17 +20,21 @@ const tables = async () => {
 describe('migrations', () => {
   it('go up, all the way down to zero, and up again', async () => {
     const migrator = createMigrator(database)
-    expect(await migrator.migrate()).toEqual([1])
+    expect(await migrator.migrate()).toEqual([1, 2])
     expect(await tables()).toEqual(['items', 'refresh_tokens', 'users'])
-    expect(await migrator.status()).toEqual([{ version: 1, name: 'init', applied: true }])
+    expect(await migrator.status()).toEqual([
+      { version: 1, name: 'init', applied: true }, { version: 2, name: 'user-change-notify', applied: true },
+    ])
     expect(await migrator.migrate()).toEqual([])
 
+    expect(await migrator.rollback()).toEqual([2])
+    expect((await migrator.status()).map((m) => m.applied)).toEqual([true, false])
     expect(await migrator.rollback(5)).toEqual([1])
     expect(await tables()).toEqual([])
-    expect(await migrator.status()).toEqual([{ version: 1, name: 'init', applied: false }])
+    expect((await migrator.status()).map((m) => m.applied)).toEqual([false, false])
     expect(await migrator.rollback()).toEqual([])
 
-    expect(await migrator.migrate()).toEqual([1])
+    expect(await migrator.migrate()).toEqual([1, 2])
     expect(await tables()).toEqual(['items', 'refresh_tokens', 'users'])
   })
 

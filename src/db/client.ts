@@ -20,9 +20,19 @@ export interface Database {
   readonly engine: 'pglite' | 'postgres'
   /** Runs `fn` on one connection inside a transaction holding the migration lock, so concurrent starters serialise. */
   withMigrationLock<T>(fn: (exec: ExecSql) => Promise<T>): Promise<T>
+  /**
+   * LISTENs on `channel` on a dedicated connection. `onReset` runs whenever notifications may have been
+   * missed (the connection dropped); `isListening()` says whether they are being received now.
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onReset: () => void): Promise<Listener>
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   /** Closes the pool or the engine; later calls resolve with the first one. */
+  close(): Promise<void>
+}
+
+export interface Listener {
+  isListening(): boolean
   close(): Promise<void>
 }
 
@@ -82,6 +92,7 @@ function createPostgresDatabase(url: string, options: DatabaseOptions): Database
         client.release()
       }
     },
+    listen: (channel, onMessage, onReset) => listenOnServer(url, channel, onMessage, onReset, options.logger),
     async ping() {
       await db.execute(sql`select 1`)
     },
@@ -116,6 +127,10 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
         return { rows: (results.at(-1)?.rows ?? []) as Record<string, unknown>[] }
       }))
     },
+    async listen(channel, onMessage) {
+      const unlisten = await pglite.listen(channel, onMessage)
+      return { isListening: () => true, close: () => unlisten() }
+    },
     async ping() {
       await pglite.query('select 1')
     },
@@ -123,6 +138,53 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
       await pglite.close()
       releaseLock?.()
     }),
+  }
+}
+
+/** A LISTEN connection outside the pool that reconnects by itself; while it is down, `isListening()` is false. */
+async function listenOnServer(url: string, channel: string, onMessage: (payload: string) => void, onReset: () => void, logger?: Logger): Promise<Listener> {
+  let client: pg.Client | undefined
+  let listening = false
+  let closed = false
+  let retry: NodeJS.Timeout | undefined
+  const connect = async (): Promise<void> => {
+    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_500, keepAlive: true })
+    const lost = (err?: Error) => {
+      if (client !== next) return
+      listening = false
+      client = undefined
+      onReset()
+      next.end().catch(() => undefined)
+      if (closed) return
+      logger?.warn({ err }, `LISTEN ${channel} connection lost: reconnecting`)
+      retry = setTimeout(() => void connect().catch(() => lost()), 1_000)
+      retry.unref()
+    }
+    client = next
+    next.on('error', lost)
+    next.on('end', () => lost())
+    next.on('notification', (n) => { if (n.channel === channel) onMessage(n.payload ?? '') })
+    await next.connect()
+    await next.query(`LISTEN ${channel}`)
+    // Anything that changed while we were not listening is unknown: start from nothing.
+    onReset()
+    listening = true
+  }
+  try {
+    await connect()
+  } catch (err) {
+    logger?.warn({ err }, `LISTEN ${channel} unavailable: retrying in the background`)
+    retry = setTimeout(() => void connect().catch(() => undefined), 1_000)
+    retry.unref()
+  }
+  return {
+    isListening: () => listening,
+    async close() {
+      closed = true
+      clearTimeout(retry)
+      listening = false
+      await client?.end().catch(() => undefined)
+    },
   }
 }
 

@@ -45,30 +45,37 @@ describe('GET /docs in headless Chromium', () => {
     const dialog = page.locator('.modal-ux')
     await dialog.locator('#oauth_username').fill(user.email)
     await dialog.locator('#oauth_password').fill(user.password)
-    const tokenAnswer = page.waitForResponse((response) => response.url().endsWith('/api/v1/auth/token'))
-    await dialog.getByRole('button', { name: 'Authorize' }).first().click()
-    expect((await tokenAnswer).status()).toBe(200)
-    await expect.poll(() => dialog.getByRole('button', { name: 'Logout' }).count()).toBeGreaterThan(0)
+    const [tokenAnswer] = await Promise.all([
+      page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/auth/token'),
+      dialog.getByRole('button', { name: 'Apply given OAuth2 credentials' }).click(),
+    ])
+    expect(tokenAnswer.status()).toBe(200)
+    await expect.poll(() => dialog.getByRole('button', { name: 'Remove authorization' }).count()).toBeGreaterThan(0)
     await dialog.getByRole('button', { name: 'Close' }).first().click()
 
     const operation = page.locator('#operations-items-listItems')
     await operation.locator('.opblock-summary').first().click()
     const tryItOut = operation.getByRole('button', { name: 'Try it out' })
     if (await tryItOut.count()) await tryItOut.click()
-    const listAnswer = page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/items')
-    await operation.getByRole('button', { name: 'Execute' }).click()
-    const answer = await listAnswer
+    const [answer] = await Promise.all([
+      page.waitForResponse((response) => new URL(response.url()).pathname === '/api/v1/items'),
+      operation.getByRole('button', { name: 'Execute' }).click(),
+    ])
     expect(answer.status()).toBe(200)
     expect(await answer.request().headerValue('authorization')).toMatch(/^Bearer /)
 
-    const status = operation.locator('.live-responses-table .response-col_status').first()
+    const status = operation.locator('.live-responses-table tr.response .response-col_status').first()
     await expect.poll(() => status.textContent()).toContain('200')
-    await expect.poll(() => operation.locator('.live-responses-table .response-col_description').first().textContent())
+    await expect.poll(() => operation.locator('.live-responses-table tr.response .response-col_description').first().textContent())
       .toContain('"total": 0')
 
+    // From the operation's header (its lock shows the authorization) down to the live answer.
     mkdirSync(join(repoRoot, 'test-results'), { recursive: true })
-    await operation.scrollIntoViewIfNeeded()
-    await page.screenshot({ path: SCREENSHOT, fullPage: true })
+    const scrollY = await page.evaluate<number>('window.scrollY')
+    const top = (await operation.boundingBox())!
+    const bottom = (await operation.locator('.live-responses-table').boundingBox())!
+    const clip = { x: 0, y: scrollY + top.y - 8, width: 1280, height: bottom.y + bottom.height - top.y + 16 }
+    await page.screenshot({ path: SCREENSHOT, fullPage: true, clip })
     expect(problems).toEqual([])
   })
 })

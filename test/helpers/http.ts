@@ -12,3 +12,15 @@ export function expectProblem(res: LightMyRequestResponse, status: number) {
 }
 
 export const isoTimestamp = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/)
+
+/** Retries an assertion for up to ~2 s: for effects that travel asynchronously (NOTIFY to another connection). */
+export async function eventually(assertion: () => Promise<void>, attempts = 100): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      return await assertion()
+    } catch (err) {
+      if (i >= attempts) throw err
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { refreshTokens, users } from '../../db/schema.js'
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
 import { authHeaders, createUser, login, uniqueEmail } from '../../../test/helpers/factories.js'
-import { expectProblem } from '../../../test/helpers/http.js'
+import { eventually, expectProblem } from '../../../test/helpers/http.js'
 import { hashRefreshToken } from './auth.tokens.js'
 
 let t: TestApp
@@ -120,6 +120,13 @@ describe('access tokens', () => {
       expectProblem(await me(token), 401)
     }
     expect((await me(sign({ ...base, type: 'access' }))).statusCode).toBe(200)
+  })
+
+  it('a user changed outside the API (psql, another instance) is dropped from the auth cache through NOTIFY', async () => {
+    const user = await createUser(t.app)
+    expect((await me(user.accessToken)).statusCode).toBe(200)
+    await t.database.db.update(users).set({ is_active: false }).where(eq(users.id, user.id))
+    await eventually(async () => { expectProblem(await me(user.accessToken), 401) })
   })
 
   it('401 once the user is deactivated or deleted', async () => {

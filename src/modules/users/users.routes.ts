@@ -12,7 +12,7 @@ const userResponse = (description: string) => Type.Ref('User', { description })
 
 export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.addSchema(UserSchema)
-  const service = createUsersService(app.database.db, app.config)
+  const service = createUsersService(app.database.db, app.config, app.userCache)
   const tags = ['users']
   const errors = (...statuses: number[]) => problemResponses(...AUTHENTICATED_ERRORS, ...statuses)
 

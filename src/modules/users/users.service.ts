@@ -3,12 +3,14 @@ import type { Db } from '../../db/client.js'
 import { BadRequestError, ConflictError, NotFoundError } from '../../shared/errors.js'
 import { createRefreshTokensRepository } from '../auth/refresh-tokens.repository.js'
 import { assertHashable, hashPassword, verifyPassword } from './passwords.js'
+import type { UserCache } from './users.cache.js'
 import { createUsersRepository, type PublicUser, type UserChanges } from './users.repository.js'
 import type { PasswordChange, UserAdminUpdate, UserCreate, UserUpdateMe } from './users.schemas.js'
 
 const LAST_SUPERUSER = 'The last active superuser cannot be deleted, deactivated or demoted'
 
-export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>) {
+/** `cache` is told of every change this process makes, before the answer leaves (other processes hear a NOTIFY). */
+export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>, cache?: Pick<UserCache, 'invalidate'>) {
   const repo = createUsersRepository(db)
   const refreshTokens = createRefreshTokensRepository(db)
 
@@ -59,6 +61,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>)
 
     async updateMe(id: number, input: UserUpdateMe): Promise<PublicUser> {
       const user = await repo.update(id, await toChanges(input))
+      cache?.invalidate(id)
       if (!user) throw new NotFoundError('User not found')
       return user
     },
@@ -73,6 +76,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>)
         if (updated && (changes.hashed_password || changes.is_active === false)) await refreshTokens.revokeAllForUser(id, tx)
         return updated
       })
+      cache?.invalidate(id)
       if (!user) throw new NotFoundError('User not found')
       return user
     },
@@ -87,10 +91,12 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>)
         await repo.update(id, { hashed_password }, tx)
         await refreshTokens.revokeAllForUser(id, tx)
       })
+      cache?.invalidate(id)
     },
 
     async delete(id: number): Promise<void> {
       const deleted = await guardLastSuperuser(id, true, (tx) => repo.delete(id, tx))
+      cache?.invalidate(id)
       if (!deleted) throw new NotFoundError('User not found')
     },
   }

@@ -1,0 +1,43 @@
+import type { Database, Listener } from '../../db/client.js'
+import type { PublicUser } from './users.repository.js'
+
+export type CachedUser = PublicUser & { token_version: number }
+
+const TTL_MS = 30_000
+const MAX_ENTRIES = 10_000
+
+/**
+ * Users as authentication sees them, kept for a few seconds so a request costs one database round trip
+ * instead of two. Correctness does not rest on the TTL: this process drops an entry as soon as it changes
+ * a user, and a trigger NOTIFYs every process (`keel_user_changed`) of any change made anywhere. While the
+ * LISTEN connection is down the cache is bypassed, so a missed notification can never keep a revoked user in.
+ */
+export async function createUserCache(database: Database) {
+  const entries = new Map<number, { user: CachedUser; expiresAt: number }>()
+  const listener: Listener = await database.listen(
+    'keel_user_changed',
+    (payload) => entries.delete(Number(payload)),
+    () => entries.clear(),
+  )
+  return {
+    get(id: number): CachedUser | undefined {
+      if (!listener.isListening()) return undefined
+      const entry = entries.get(id)
+      if (!entry) return undefined
+      if (entry.expiresAt > Date.now()) return entry.user
+      entries.delete(id)
+      return undefined
+    },
+    set(user: CachedUser): void {
+      if (!listener.isListening()) return
+      if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!)
+      entries.set(user.id, { user, expiresAt: Date.now() + TTL_MS })
+    },
+    invalidate(id: number): void {
+      entries.delete(id)
+    },
+    close: () => listener.close(),
+  }
+}
+
+export type UserCache = Awaited<ReturnType<typeof createUserCache>>
