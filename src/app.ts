@@ -61,7 +61,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   app.decorate('database', database)
   app.addSchema(ProblemSchema)
 
-  const counterStore = createCounterStore(config.redisUrl, logger, cluster.isWorker)
+  const counterStore = await createCounterStore(config.redisUrl, logger, cluster.isWorker)
   const userCache = await createUserCache(database)
   app.decorate('userCache', userCache)
   app.addHook('onClose', async () => {

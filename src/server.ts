@@ -8,6 +8,7 @@ import { DataDirLockedError } from './db/data-dir-lock.js'
 import { createMigrator } from './db/migrator.js'
 import { createLogger } from './logger.js'
 import { serveClusterCounters } from './shared/cluster-counter-store.js'
+import { createMemoryCounterStore } from './shared/counter-store.js'
 import { createRefreshTokensRepository } from './modules/auth/refresh-tokens.repository.js'
 import { createUsersService } from './modules/users/users.service.js'
 import { loadEnvFile } from './shared/env-file.js'
@@ -82,7 +83,8 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
     await database.close()
   }
   let stopping = false
-  const fork = () => serveClusterCounters(cluster.fork())
+  const counters = createMemoryCounterStore()
+  const fork = () => serveClusterCounters(cluster.fork(), counters)
   for (let i = 0; i < config.workers; i++) fork()
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {

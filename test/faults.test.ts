@@ -134,3 +134,35 @@ describe('global rate limit', () => {
     expect((await t.app.inject({ url: '/healthz', remoteAddress: '10.2.2.2' })).statusCode).toBe(200)
   })
 })
+
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+async function redisReachable(): Promise<boolean> {
+  const { Redis } = await import('ioredis')
+  const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 500, retryStrategy: () => null })
+  try {
+    await client.connect()
+    return (await client.ping()) === 'PONG'
+  } catch {
+    return false
+  } finally {
+    client.disconnect()
+  }
+}
+const hasRedis = await redisReachable()
+
+describe.skipIf(!hasRedis && process.env.CI !== 'true')('Redis shared by two instances', () => {
+  let a: TestApp
+  let b: TestApp
+  beforeAll(async () => {
+    a = await buildTestApp({ REDIS_URL: redisUrl, RATE_LIMIT_PER_MINUTE: '4' })
+    b = await buildTestApp({ REDIS_URL: redisUrl, RATE_LIMIT_PER_MINUTE: '4' })
+  })
+  afterAll(async () => { await a.close(); await b.close() })
+
+  it('counts one client across both instances', async () => {
+    const ip = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`
+    const statuses = []
+    for (const t of [a, b, a, b, a]) statuses.push((await t.app.inject({ url: '/nope', remoteAddress: ip })).statusCode)
+    expect(statuses).toEqual([404, 404, 404, 404, 429])
+  })
+})

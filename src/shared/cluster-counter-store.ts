@@ -1,14 +1,27 @@
-import type { Worker } from 'node:cluster'
-import { createMemoryCounterStore, type CounterStore, type Hit } from './counter-store.js'
+import type { CounterStore, Hit } from './counter-store.js'
 
 interface HitRequest { type: 'keel:hit'; id: number; key: string; windowMs: number }
 interface HitReply { type: 'keel:hit-reply'; id: number; hit: Hit }
+
+/** The IPC end a worker talks through: `process` in a cluster worker. */
+export interface WorkerChannel {
+  send?(message: unknown, sendHandle?: undefined, options?: undefined, callback?: (err: Error | null) => void): boolean
+  on(event: 'message', listener: (message: HitReply) => void): unknown
+  off(event: 'message', listener: (message: HitReply) => void): unknown
+}
+
+/** The primary's view of one worker: a `cluster.Worker`. */
+export interface PrimaryChannel {
+  on(event: 'message', listener: (message: HitRequest) => void): unknown
+  send(message: unknown): boolean
+  isConnected(): boolean
+}
 
 /**
  * Worker side of rate-limit counters shared by all workers of one machine: each hit is one IPC round trip
  * to the primary, which holds the counters, so WORKERS=N does not multiply the limits by N.
  */
-export function createClusterCounterStore(): CounterStore {
+export function createClusterCounterStore(channel: WorkerChannel = process as WorkerChannel): CounterStore {
   let nextId = 0
   const pending = new Map<number, (hit: Hit) => void>()
   const onMessage = (message: HitReply) => {
@@ -16,14 +29,14 @@ export function createClusterCounterStore(): CounterStore {
     pending.get(message.id)?.(message.hit)
     pending.delete(message.id)
   }
-  process.on('message', onMessage)
+  channel.on('message', onMessage)
   return {
     hit(key, windowMs) {
       const id = nextId++
       return new Promise<Hit>((resolve, reject) => {
         pending.set(id, resolve)
         const request: HitRequest = { type: 'keel:hit', id, key, windowMs }
-        process.send!(request, undefined, undefined, (err) => {
+        channel.send!(request, undefined, undefined, (err) => {
           if (err) {
             pending.delete(id)
             reject(err)
@@ -32,15 +45,15 @@ export function createClusterCounterStore(): CounterStore {
       })
     },
     async close() {
-      process.off('message', onMessage)
+      channel.off('message', onMessage)
       pending.clear()
     },
   }
 }
 
-/** Primary side: answers the workers' hits from one in-process store. */
-export function serveClusterCounters(worker: Worker, store: CounterStore = sharedStore()): void {
-  worker.on('message', (message: HitRequest) => {
+/** Primary side: answers every worker's hits from one in-process store. */
+export function serveClusterCounters(worker: PrimaryChannel, store: CounterStore): void {
+  worker.on('message', (message) => {
     if (message?.type !== 'keel:hit') return
     void store.hit(message.key, message.windowMs).then((hit) => {
       if (worker.isConnected()) worker.send({ type: 'keel:hit-reply', id: message.id, hit } satisfies HitReply)
@@ -48,5 +61,3 @@ export function serveClusterCounters(worker: Worker, store: CounterStore = share
   })
 }
 
-let primaryStore: CounterStore | undefined
-const sharedStore = () => (primaryStore ??= createMemoryCounterStore())

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createClusterCounterStore } from './cluster-counter-store.js'
@@ -52,7 +53,7 @@ return {count, ttl}`
  * Redis-backed counters shared by every instance. While Redis is unreachable it falls back to
  * in-process counters (limits then hold per instance) and logs a warning; it returns to Redis by itself.
  */
-export function createRedisCounterStore(url: string, logger: Logger): CounterStore {
+export async function createRedisCounterStore(url: string, logger: Logger): Promise<CounterStore> {
   const redis = new Redis(url, {
     enableOfflineQueue: false, // fail fast instead of queueing while disconnected
     maxRetriesPerRequest: 1,
@@ -64,6 +65,8 @@ export function createRedisCounterStore(url: string, logger: Logger): CounterSto
   const fallback = createMemoryCounterStore()
   let degraded = false
   redis.on('error', () => undefined) // failures are reported once per outage by hit(), not once per retry
+  // Give Redis a moment at start, so the first requests are counted in the shared store, not locally.
+  await Promise.race([once(redis, 'ready').catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
   return {
     async hit(key, windowMs) {
       try {
@@ -93,7 +96,7 @@ export function createRedisCounterStore(url: string, logger: Logger): CounterSto
  * Redis when a URL is configured (several instances share limits); otherwise the cluster primary's counters
  * in a worker (`inWorker`), or in-process counters.
  */
-export function createCounterStore(redisUrl: string | undefined, logger: Logger, inWorker = false): CounterStore {
+export async function createCounterStore(redisUrl: string | undefined, logger: Logger, inWorker = false): Promise<CounterStore> {
   if (redisUrl) return createRedisCounterStore(redisUrl, logger)
   return inWorker ? createClusterCounterStore() : createMemoryCounterStore()
 }

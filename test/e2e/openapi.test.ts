@@ -98,7 +98,7 @@ describe('GET /openapi.json', () => {
 
 describe('src/client/schema.d.ts', () => {
   it('is what `npm run client:generate` writes from the current document', async () => {
-    const expected = await generateClientTypes(await buildOpenApiDocument())
+    const expected = await generateClientTypes(await buildOpenApiDocument(t.database))
     const committed = readFileSync(clientTypesPath, 'utf8')
     expect(committed === expected, 'the typed client is stale: run `npm run client:generate`').toBe(true)
   })
