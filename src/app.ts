@@ -6,7 +6,7 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
-import { errorsPlugin } from './plugins/errors.js'
+import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { genRequestId } from './plugins/request-id.js'
@@ -44,14 +44,16 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: genRequestId,
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: config.trustProxy,
+    trustProxy: config.trustProxy ? [...config.trustProxy] : false,
     // Slow or idle clients cannot hold sockets for long (headersTimeout is set on the server below).
     connectionTimeout: 60_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    routerOptions: { maxParamLength: 200 },
+    // Long enough that an absurd id reaches validation (422); past it the router answers 414.
+    routerOptions: { maxParamLength: 1_000 },
+    frameworkErrors: frameworkErrorHandler,
     schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = 10_000
@@ -79,7 +81,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   await app.register(async (api) => {
     await api.register(authPlugin, { resolveUser: createAccessResolver(database.db, config, userCache) })
     await api.register(authRoutes, { prefix: '/auth', counterStore })
-    await api.register(usersRoutes, { prefix: '/users' })
+    await api.register(usersRoutes, { prefix: '/users', counterStore })
     await api.register(itemsRoutes, { prefix: '/items' })
   }, { prefix: '/api/v1' })
 

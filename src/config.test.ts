@@ -45,6 +45,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(new RegExp(variable))
   })
 
+  it('TRUST_PROXY: the proxies\' addresses, never a blanket true or a hop count', () => {
+    expect(loadConfig({ DATA_DIR: dataDir() }).trustProxy).toBe(false)
+    expect(loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: '10.0.0.0/8, 127.0.0.1, loopback' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', 'loopback'])
+    for (const value of ['true', '1', 'proxy.local']) {
+      expect(() => loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: value })).toThrow(/TRUST_PROXY must be false or the addresses/)
+    }
+  })
+
   it('accepts a strong key in production', () => {
     expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).secretKey).toBe('k'.repeat(32))
   })

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
@@ -23,7 +24,7 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   FIRST_SUPERUSER_EMAIL: Type.Optional(Type.String({ format: 'email' })),
   FIRST_SUPERUSER_PASSWORD: Type.Optional(Type.String({ minLength: 8 })),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   WORKERS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], { default: 1 }),
 })
@@ -49,7 +50,8 @@ export interface Config {
   readonly loginRateLimitPerMinute: number
   readonly redisUrl: string | undefined
   readonly firstSuperuser: { readonly email: string; readonly password: string } | undefined
-  readonly trustProxy: boolean
+  /** false, or the addresses/CIDRs of the proxies in front of Keel (Fastify `trustProxy`). */
+  readonly trustProxy: false | readonly string[]
   readonly logLevel: string
   readonly workers: number
 }
@@ -111,7 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     firstSuperuser: e.FIRST_SUPERUSER_EMAIL && e.FIRST_SUPERUSER_PASSWORD
       ? Object.freeze({ email: e.FIRST_SUPERUSER_EMAIL.toLowerCase(), password: e.FIRST_SUPERUSER_PASSWORD })
       : undefined,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL,
     workers,
   })
@@ -139,4 +141,24 @@ function resolveSecretKey(given: string | undefined, isProduction: boolean, data
       return readFileSync(file, 'utf8').trim()
     }
   }
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+const isAddressOrCidr = (v: string) => {
+  const [address = '', bits, ...rest] = v.split('/')
+  return PROXY_NAMES.has(v) || (isIP(address) !== 0 && rest.length === 0 && (bits === undefined || /^\d{1,3}$/.test(bits)))
+}
+
+/**
+ * Only X-Forwarded-For entries added by the listed proxies are believed. `true` (or a hop count, which Fastify
+ * refuses to honour) would let any client forge its address and dodge every per-IP limit.
+ */
+function parseTrustProxy(value: string): false | readonly string[] {
+  if (value === 'false') return false
+  const list = value.split(',').map((v) => v.trim()).filter(Boolean)
+  if (!list.length || !list.every(isAddressOrCidr)) {
+    throw new ConfigError('Invalid configuration: TRUST_PROXY must be false or the addresses/CIDRs of your proxies '
+      + `(e.g. 10.0.0.0/8, or loopback); got ${JSON.stringify(value)}. true is refused: it would trust a forged X-Forwarded-For`)
+  }
+  return Object.freeze(list)
 }

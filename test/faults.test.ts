@@ -116,6 +116,22 @@ describe('Redis for rate limits', () => {
   })
 })
 
+describe('behind a proxy (TRUST_PROXY=10.0.0.1)', () => {
+  let t: TestApp
+  beforeAll(async () => { t = await buildTestApp({ RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: '10.0.0.1' }) })
+  afterAll(async () => t.close())
+
+  it('limits by the address the proxy saw, whatever a client forges in front of it', async () => {
+    const statuses = []
+    for (const forged of ['1.1.1.1', '2.2.2.2', '3.3.3.3']) {
+      const res = await t.app.inject({ url: '/nope', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': `${forged}, 203.0.113.7` } })
+      statuses.push(res.statusCode)
+    }
+    expect(statuses).toEqual([404, 404, 429])
+    expect((await t.app.inject({ url: '/nope', remoteAddress: '10.0.0.1', headers: { 'x-forwarded-for': '203.0.113.8' } })).statusCode).toBe(404)
+  })
+})
+
 describe('global rate limit', () => {
   let t: TestApp
   beforeAll(async () => { t = await buildTestApp({ RATE_LIMIT_PER_MINUTE: '2' }) })

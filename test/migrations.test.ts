@@ -20,21 +20,23 @@ const tables = async () => {
 describe('migrations', () => {
   it('go up, all the way down to zero, and up again', async () => {
     const migrator = createMigrator(database)
-    expect(await migrator.migrate()).toEqual([1, 2])
+    expect(await migrator.migrate()).toEqual([1, 2, 3])
     expect(await tables()).toEqual(['items', 'refresh_tokens', 'users'])
     expect(await migrator.status()).toEqual([
-      { version: 1, name: 'init', applied: true }, { version: 2, name: 'user-change-notify', applied: true },
+      { version: 1, name: 'init', applied: true },
+      { version: 2, name: 'user-change-notify', applied: true },
+      { version: 3, name: 'refresh-token-family-index', applied: true },
     ])
     expect(await migrator.migrate()).toEqual([])
 
-    expect(await migrator.rollback()).toEqual([2])
-    expect((await migrator.status()).map((m) => m.applied)).toEqual([true, false])
-    expect(await migrator.rollback(5)).toEqual([1])
+    expect(await migrator.rollback()).toEqual([3])
+    expect((await migrator.status()).map((m) => m.applied)).toEqual([true, true, false])
+    expect(await migrator.rollback(5)).toEqual([2, 1])
     expect(await tables()).toEqual([])
-    expect((await migrator.status()).map((m) => m.applied)).toEqual([false, false])
+    expect((await migrator.status()).map((m) => m.applied)).toEqual([false, false, false])
     expect(await migrator.rollback()).toEqual([])
 
-    expect(await migrator.migrate()).toEqual([1, 2])
+    expect(await migrator.migrate()).toEqual([1, 2, 3])
     expect(await tables()).toEqual(['items', 'refresh_tokens', 'users'])
   })
 

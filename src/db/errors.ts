@@ -28,6 +28,16 @@ export function isUniqueViolation(err: unknown): boolean {
   return sqlState(err) === '23505'
 }
 
+export function isForeignKeyViolation(err: unknown): boolean {
+  return sqlState(err) === '23503'
+}
+
+/** Deadlock, serialization failure, lock not available: nothing was written, the client may simply retry. */
+export function isTransientConflict(err: unknown): boolean {
+  const state = sqlState(err)
+  return state === '40P01' || state === '40001' || state === '55P03'
+}
+
 /** True when the database could not be reached or dropped the connection: the request should answer 503. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   for (const e of causes(err)) {

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { isDatabaseUnavailable, isUniqueViolation, sqlState } from '../db/errors.js'
+import { isDatabaseUnavailable, isTransientConflict, isUniqueViolation, sqlState } from '../db/errors.js'
 import { AppError, ConflictError, ServiceUnavailableError, ValidationError, type FieldError } from '../shared/errors.js'
 
 interface AjvIssue {
@@ -29,15 +29,34 @@ function normalise(err: FastifyError): AppError | undefined {
   if (err instanceof AppError) return err
   if (err.validation) return new ValidationError(toFieldErrors(err.validation as AjvIssue[], err.validationContext))
   if (isDatabaseUnavailable(err)) return new ServiceUnavailableError(undefined, err)
+  if (isTransientConflict(err)) return new ServiceUnavailableError('A concurrent change got in the way, retry the request', err)
   if (isUniqueViolation(err)) return new ConflictError('The resource conflicts with an existing one')
   // Class 22 (data exception): a value PostgreSQL refuses, e.g. a NUL character in text.
-  if (sqlState(err)?.startsWith('22')) return new ValidationError([], 'A value was rejected by the database')
+  if (sqlState(err)?.startsWith('22')) {
+    return new ValidationError([{ field: 'body', message: 'contains a value PostgreSQL cannot store (e.g. a NUL character)' }], 'A value was rejected by the database')
+  }
   const status = err.statusCode ?? 500
   if (status >= 400 && status < 500) {
     const title = status === 413 ? 'Content Too Large' : status === 415 ? 'Unsupported Media Type' : status === 429 ? 'Too Many Requests' : 'Bad Request'
     return new AppError(status, title, err.message)
   }
   return undefined
+}
+
+/**
+ * Fastify `frameworkErrors`: errors raised before routing (a malformed URL, a path parameter past
+ * maxParamLength) skip hooks and handlers, so they get problem+json and the baseline headers here.
+ */
+export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode === 414 ? 414 : 400
+  reply.headers({
+    'x-request-id': request.id,
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  })
+  void sendProblem(reply, new AppError(status, status === 414 ? 'URI Too Long' : 'Bad Request', err.message))
 }
 
 function sendProblem(reply: FastifyReply, problem: AppError): FastifyReply {

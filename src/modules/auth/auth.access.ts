@@ -18,8 +18,9 @@ export function createAccessResolver(db: Db, config: Config, cache: UserCache): 
     const { userId, tokenVersion } = tokens.verify(token)
     let row = cache.get(userId)
     if (!row) {
+      const readAt = cache.generation()
       row = await users.findForAuth(userId)
-      if (row) cache.set(row)
+      if (row) cache.set(row, readAt)
     }
     if (!row || !row.is_active || row.token_version !== tokenVersion) throw new UnauthorizedError('Could not validate credentials')
     const { token_version: _version, ...user } = row

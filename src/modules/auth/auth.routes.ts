@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { CounterStore } from '../../shared/counter-store.js'
+import { ValidationError } from '../../shared/errors.js'
 import { NoContentSchema, problemResponses } from '../../shared/schemas.js'
 import { createAuthService } from './auth.service.js'
 import {
@@ -37,6 +38,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore 
       response: { 200: tokenResponse, ...problemResponses(400, 401, 403, 413, 415, 422, 429, 503) },
     },
   }, async (request, reply) => {
+    // Without a Content-Type Fastify has no body schema to apply: say what is expected instead of failing later.
+    if (!request.body) throw new ValidationError([{ field: 'body', message: 'send a form (username, password) or JSON (email, password)' }])
     const body = request.body as LoginForm | LoginJson
     const email = 'username' in body ? body.username : body.email
     await limiter.check(request.ip, email)

@@ -50,10 +50,16 @@ export function createAuthService(db: Db, config: Config) {
       }
       if (!(await verifyPassword(password, user.hashed_password))) throw new UnauthorizedError(BAD_CREDENTIALS)
       if (!user.is_active) throw new ForbiddenError('This account is disabled')
-      const auth = await users.findForAuth(user.id)
-      if (!auth) throw new UnauthorizedError(BAD_CREDENTIALS)
       await refreshTokens.deleteExpired(user.id)
-      return issue(user.id, auth.token_version, randomUUID())
+      return db.transaction(async (tx) => {
+        // bcrypt took a while: if the password or the account changed meanwhile, the check above proves nothing.
+        const current = await users.lockForAuth(user.id, tx)
+        if (!current || current.hashed_password !== user.hashed_password || current.token_version !== user.token_version) {
+          throw new UnauthorizedError(BAD_CREDENTIALS)
+        }
+        if (!current.is_active) throw new ForbiddenError('This account is disabled')
+        return issue(user.id, current.token_version, randomUUID(), tx)
+      })
     },
 
     /**
@@ -61,16 +67,23 @@ export function createAuthService(db: Db, config: Config) {
      * Presenting an already-rotated token means it was copied: every refresh token of the user is revoked.
      */
     async refresh(token: string): Promise<TokenPair> {
+      const tokenHash = hashRefreshToken(token)
       const outcome = await db.transaction(async (tx) => {
-        const row = await refreshTokens.findByHash(hashRefreshToken(token), tx)
-        if (!row || row.revoked_at || row.expires_at.getTime() <= Date.now()) return undefined
+        const found = await refreshTokens.findByHash(tokenHash, tx)
+        if (!found) return undefined
+        // User row first, then token rows: the order password change and deletion use, so no deadlock, and a
+        // concurrent change either revokes the token we read next or waits until our new token exists.
+        const user = await users.lockForAuth(found.user_id, tx)
+        const row = await refreshTokens.findByHash(tokenHash, tx)
+        if (!user || !row || row.revoked_at || row.expires_at.getTime() <= Date.now()) return undefined
         if (row.rotated_at || !(await refreshTokens.markRotated(row.id, tx))) {
+          // A copy of a used token: end every session, access tokens included.
           await refreshTokens.revokeAllForUser(row.user_id, tx)
+          await users.bumpTokenVersion(row.user_id, tx)
           return 'reused' as const
         }
-        const user = await users.findForAuth(row.user_id, tx)
-        if (!user?.is_active) return undefined
-        return issue(user.id, user.token_version, row.family_id, tx)
+        if (!user.is_active) return undefined
+        return issue(row.user_id, user.token_version, row.family_id, tx)
       })
       if (outcome === 'reused') throw new UnauthorizedError('Refresh token reuse detected: every session of this user was revoked')
       if (!outcome) throw new UnauthorizedError('Invalid or expired refresh token')

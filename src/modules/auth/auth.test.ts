@@ -57,6 +57,10 @@ describe('POST /api/v1/auth/token', () => {
     expectProblem(res, 403)
   })
 
+  it('422 for no body at all (no content type)', async () => {
+    expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token' }), 422)
+  })
+
   it('422 for a body missing the password, or with unknown fields', async () => {
     expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: 'a@b.co' } }), 422)
     expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: 'a@b.co', password: 'x', admin: true } }), 422)
@@ -156,9 +160,13 @@ describe('POST /api/v1/auth/refresh', () => {
     const user = await createUser(t.app)
     const otherSession = await login(t.app, user.email, user.password)
     const rotated = (await refresh(user.refreshToken)).json()
+    expect((await me(rotated.access_token)).statusCode).toBe(200)
     expectProblem(await refresh(user.refreshToken), 401)
     expectProblem(await refresh(rotated.refresh_token), 401)
     expectProblem(await refresh(otherSession.refreshToken), 401)
+    // Access tokens minted from the stolen token die too.
+    expectProblem(await me(rotated.access_token), 401)
+    expectProblem(await me(otherSession.accessToken), 401)
   })
 
   it('stores only a hash of the refresh token', async () => {

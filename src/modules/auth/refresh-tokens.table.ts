@@ -17,4 +17,5 @@ export const refreshTokens = pgTable('refresh_tokens', {
 }, (t) => [
   index('refresh_tokens_user_id_idx').on(t.user_id),
   index('refresh_tokens_expires_at_idx').on(t.expires_at),
+  index('refresh_tokens_family_id_idx').on(t.family_id),
 ])

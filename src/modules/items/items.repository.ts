@@ -1,5 +1,7 @@
 import { and, eq, getTableColumns, ilike, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { isForeignKeyViolation } from '../../db/errors.js'
+import { UnauthorizedError } from '../../shared/errors.js'
 import { likeContains, listPage } from '../../shared/listing.js'
 import type { Page } from '../../shared/schemas.js'
 import { itemSorts, type ItemCreate, type ItemListQuery, type ItemUpdate } from './items.schemas.js'
@@ -13,8 +15,14 @@ export function createItemsRepository(db: Db) {
 
   return {
     async insert(ownerId: number, input: ItemCreate): Promise<ItemRow> {
-      const [row] = await db.insert(items).values({ ...input, owner_id: ownerId }).returning()
-      return row!
+      try {
+        const [row] = await db.insert(items).values({ ...input, owner_id: ownerId }).returning()
+        return row!
+      } catch (err) {
+        // The owner was deleted between authentication and this insert: the caller no longer exists.
+        if (isForeignKeyViolation(err)) throw Object.assign(new UnauthorizedError('This account no longer exists'), { cause: err })
+        throw err
+      }
     },
 
     async findForOwner(ownerId: number, id: number): Promise<ItemRow | undefined> {

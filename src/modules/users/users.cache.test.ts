@@ -22,8 +22,8 @@ describe('user cache', () => {
   it('drops an entry on its NOTIFY and everything on a reset', async () => {
     const { database, handlers } = listenerStub()
     const cache = await createUserCache(database)
-    cache.set(user(1))
-    cache.set(user(2))
+    cache.set(user(1), cache.generation())
+    cache.set(user(2), cache.generation())
     handlers.onMessage!('1')
     expect(cache.get(1)).toBeUndefined()
     expect(cache.get(2)).toMatchObject({ id: 2 })
@@ -34,18 +34,27 @@ describe('user cache', () => {
   it('is bypassed while notifications are not being received', async () => {
     const { database, handlers } = listenerStub()
     const cache = await createUserCache(database)
-    cache.set(user(1))
+    cache.set(user(1), cache.generation())
     handlers.listening = false
     expect(cache.get(1)).toBeUndefined()
-    cache.set(user(3))
+    cache.set(user(3), cache.generation())
     handlers.listening = true
     expect(cache.get(3)).toBeUndefined()
   })
 
   it('forgets on invalidate', async () => {
     const cache = await createUserCache(listenerStub().database)
-    cache.set(user(1))
+    cache.set(user(1), cache.generation())
     cache.invalidate(1)
     expect(cache.get(1)).toBeUndefined()
+  })
+
+  it('does not cache a row read before an invalidation that landed during the read', async () => {
+    const { database, handlers } = listenerStub()
+    const cache = await createUserCache(database)
+    const readAt = cache.generation()
+    handlers.onMessage!('7') // the change commits while our SELECT is in flight
+    cache.set(user(7), readAt)
+    expect(cache.get(7)).toBeUndefined()
   })
 })

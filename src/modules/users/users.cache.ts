@@ -14,12 +14,23 @@ const MAX_ENTRIES = 10_000
  */
 export async function createUserCache(database: Database) {
   const entries = new Map<number, { user: CachedUser; expiresAt: number }>()
+  // Bumped by every invalidation: a row read before a change must not be cached after it (see `set`).
+  let generation = 0
+  const forget = (id: number) => {
+    generation++
+    entries.delete(id)
+  }
   const listener: Listener = await database.listen(
     'keel_user_changed',
-    (payload) => entries.delete(Number(payload)),
-    () => entries.clear(),
+    (payload) => forget(Number(payload)),
+    () => {
+      generation++
+      entries.clear()
+    },
   )
   return {
+    /** Take before reading a user from the database; pass to `set`. */
+    generation: () => generation,
     get(id: number): CachedUser | undefined {
       if (!listener.isListening()) return undefined
       const entry = entries.get(id)
@@ -28,14 +39,13 @@ export async function createUserCache(database: Database) {
       entries.delete(id)
       return undefined
     },
-    set(user: CachedUser): void {
-      if (!listener.isListening()) return
+    /** Caches `user` unless anything was invalidated since `readAt` (the read may predate that change). */
+    set(user: CachedUser, readAt: number): void {
+      if (!listener.isListening() || readAt !== generation) return
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value!)
       entries.set(user.id, { user, expiresAt: Date.now() + TTL_MS })
     },
-    invalidate(id: number): void {
-      entries.delete(id)
-    },
+    invalidate: forget,
     close: () => listener.close(),
   }
 }

@@ -63,9 +63,24 @@ export function createUsersRepository(db: Db) {
     },
 
     async findByEmailWithHash(email: string) {
-      const [row] = await db.select({ ...publicUserColumns, hashed_password: users.hashed_password })
+      const [row] = await db.select({ ...publicUserColumns, hashed_password: users.hashed_password, token_version: users.token_version })
         .from(users).where(eq(sql`lower(${users.email})`, email.toLowerCase()))
       return row
+    },
+
+    /**
+     * Reads what a token decision rests on and holds a share lock on the row until `tx` ends, so a concurrent
+     * password change, deactivation or deletion either happens before (and is seen) or waits for us.
+     */
+    async lockForAuth(id: number, tx: Db) {
+      const [row] = await tx.select({ is_active: users.is_active, token_version: users.token_version, hashed_password: users.hashed_password })
+        .from(users).where(eq(users.id, id)).for('share')
+      return row
+    },
+
+    /** Makes every access token issued so far fail (they carry the old version). */
+    async bumpTokenVersion(id: number, tx: Db = db): Promise<void> {
+      await tx.update(users).set({ token_version: sql`${users.token_version} + 1` }).where(eq(users.id, id))
     },
 
     async findHash(id: number): Promise<string | undefined> {
@@ -81,12 +96,17 @@ export function createUsersRepository(db: Db) {
       return toPage(rows, totals?.total ?? 0, skip, limit)
     },
 
-    /** Applies `changes` and stamps updated_at; a password change also invalidates every access token issued before. */
+    /**
+     * Applies `changes` and stamps updated_at (an empty change touches nothing). A password change or a
+     * deactivation also invalidates every access token issued before, so reactivation does not revive them.
+     */
     async update(id: number, changes: UserChanges, tx: Db = db): Promise<PublicUser | undefined> {
+      if (Object.keys(changes).length === 0) return this.findById(id)
+      const endsSessions = changes.hashed_password !== undefined || changes.is_active === false
       const set = {
         ...changes,
         updated_at: sql`now()`,
-        ...(changes.hashed_password ? { token_version: sql`${users.token_version} + 1` } : {}),
+        ...(endsSessions ? { token_version: sql`${users.token_version} + 1` } : {}),
       }
       const [row] = await translateConflict(tx.update(users).set(set).where(eq(users.id, id)).returning(publicUserColumns))
       return row

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import type { CounterStore } from '../../shared/counter-store.js'
 import { ForbiddenError } from '../../shared/errors.js'
+import { createLoginLimiter } from '../auth/login-limiter.js'
 import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../../shared/schemas.js'
 import { createUsersService } from './users.service.js'
 import {
@@ -10,9 +12,11 @@ import {
 
 const userResponse = (description: string) => Type.Ref('User', { description })
 
-export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore }> = async (app, { counterStore }) => {
   app.addSchema(UserSchema)
   const service = createUsersService(app.database.db, app.config, app.userCache)
+  // Guessing the current password here must cost as much as guessing it at login.
+  const passwordAttempts = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
   const tags = ['users']
   const errors = (...statuses: number[]) => problemResponses(...AUTHENTICATED_ERRORS, ...statuses)
 
@@ -54,6 +58,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body: PasswordChangeSchema, response: { 204: NoContentSchema, ...errors(400, 413, 415) },
     },
   }, async (request, reply) => {
+    await passwordAttempts.check(request.ip, request.user.email)
     await service.changePassword(request.user.id, request.body)
     return reply.code(204).send(null)
   })

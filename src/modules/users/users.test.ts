@@ -58,6 +58,12 @@ describe('/api/v1/users/me', () => {
     expect(res.json()).toMatchObject({ id: user.id, email: user.email, is_superuser: false, updated_at: null })
   })
 
+  it('PATCH with an empty body changes nothing, updated_at included', async () => {
+    const user = await createUser(t.app)
+    const res = await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: user.headers, payload: {} })
+    expect(res.json()).toMatchObject({ email: user.email, updated_at: null })
+  })
+
   it('PATCH changes only the fields sent and stamps updated_at', async () => {
     const user = await createUser(t.app)
     const res = await t.app.inject({ method: 'PATCH', url: '/api/v1/users/me', headers: user.headers, payload: { full_name: 'New Name' } })
@@ -108,6 +114,18 @@ describe('PUT /api/v1/users/me/password', () => {
     expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: user.email, password: user.password } }), 401)
     const fresh = await login(t.app, user.email, 'brand-new-password')
     expect((await t.app.inject({ url: '/api/v1/users/me', headers: authHeaders(fresh.accessToken) })).statusCode).toBe(200)
+  })
+
+  it('wrong current passwords count against the login rate limit', async () => {
+    const limited = await buildTestApp({ LOGIN_RATE_LIMIT_PER_MINUTE: '3' })
+    try {
+      const user = await createUser(limited.app)
+      const attempt = () => limited.app.inject({ method: 'PUT', url: '/api/v1/users/me/password', headers: user.headers, payload: { current_password: 'guess-guess', new_password: 'brand-new-password' } })
+      for (let i = 0; i < 2; i++) expectProblem(await attempt(), 400)
+      expectProblem(await attempt(), 429)
+    } finally {
+      await limited.close()
+    }
   })
 
   it('400 for a wrong current password, 422 for a short new one', async () => {
@@ -161,6 +179,16 @@ describe('superuser administration', () => {
     await t.app.inject({ method: 'PATCH', url: `/api/v1/users/${user.id}`, headers: admin.headers, payload: { is_active: false } })
     expectProblem(await t.app.inject({ url: '/api/v1/users/me', headers: authHeaders(again.accessToken) }), 401)
     expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: again.refreshToken } }), 401)
+  })
+
+  it('reactivating a user does not revive the tokens issued before the deactivation', async () => {
+    const admin = await superuser()
+    const user = await createUser(t.app)
+    for (const is_active of [false, true]) {
+      expect((await t.app.inject({ method: 'PATCH', url: `/api/v1/users/${user.id}`, headers: admin.headers, payload: { is_active } })).statusCode).toBe(200)
+    }
+    expectProblem(await t.app.inject({ url: '/api/v1/users/me', headers: user.headers }), 401)
+    await login(t.app, user.email, user.password)
   })
 
   it('409 for deleting, deactivating or demoting the last active superuser', async () => {
