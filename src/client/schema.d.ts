@@ -166,7 +166,7 @@ export interface paths {
         get?: never;
         /**
          * Change your password
-         * @description A wrong `current_password` is 400. Every refresh token and every access token issued before the change stop working: log in again.
+         * @description A wrong `current_password` is 400; attempts are limited like logins (10 a minute per client IP and per account). Every refresh token and every access token issued before the change stop working: log in again.
          */
         put: operations["changePassword"];
         post?: never;
@@ -639,7 +639,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -844,7 +844,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -997,7 +997,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1353,7 +1353,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1795,7 +1795,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1970,7 +1970,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2538,7 +2538,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2887,7 +2887,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3238,7 +3238,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3576,7 +3576,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type: application/xml"
+                     *       "detail": "Unsupported Media Type"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

@@ -17,7 +17,10 @@ export function defineSorts<const K extends string>(columns: Record<K, PgColumn>
   const names = [...orders.keys()] as (K | `-${K}`)[]
   return {
     names,
-    schema: (defaultSort: K) => Type.Union(names.map((n) => Type.Literal(n)), {
+    // One string enum (not a union of literals): clearer in the docs and in generated clients.
+    schema: (defaultSort: K) => Type.Unsafe<K | `-${K}`>({
+      type: 'string',
+      enum: names,
       default: defaultSort,
       description: `Sort order: ${names.join(', ')} (a leading - sorts descending)`,
     }),

@@ -35,7 +35,7 @@ const PROBLEM_EXAMPLES: Record<number, Pick<Static<typeof ProblemSchema>, 'title
   404: { title: 'Not Found', detail: 'Item not found' },
   409: { title: 'Conflict', detail: 'A user with this email already exists' },
   413: { title: 'Content Too Large', detail: 'Request body is too large' },
-  415: { title: 'Unsupported Media Type', detail: 'Unsupported Media Type: application/xml' },
+  415: { title: 'Unsupported Media Type', detail: 'Unsupported Media Type' },
   422: {
     title: 'Unprocessable Content',
     detail: 'Request validation failed',

@@ -54,7 +54,9 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore
   app.put('/me/password', {
     schema: {
       tags, operationId: 'changePassword', summary: 'Change your password',
-      description: 'A wrong `current_password` is 400. Every refresh token and every access token issued before the change stop working: log in again.',
+      description: 'A wrong `current_password` is 400; attempts are limited like logins '
+        + `(${app.config.loginRateLimitPerMinute} a minute per client IP and per account). `
+        + 'Every refresh token and every access token issued before the change stop working: log in again.',
       body: PasswordChangeSchema, response: { 204: NoContentSchema, ...errors(400, 413, 415) },
     },
   }, async (request, reply) => {
