@@ -63,14 +63,16 @@ function runBash(script: string): Promise<{ status: number | null; stdout: strin
 const available = (tool: string) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0
 const hasShellTools = available('bash') && available('curl')
 
-const markdown = readFileSync(`${repoRoot}/docs/api-walkthrough.md`, 'utf8')
+// The README's "Using the API" section, up to the next heading of the same level.
+const readme = readFileSync(`${repoRoot}/README.md`, 'utf8')
+const markdown = readme.slice(readme.indexOf('## Using the API'), readme.indexOf('\n## ', readme.indexOf('## Using the API') + 3))
 const steps = parseSteps(markdown)
 
 let server: RunningServer
 beforeAll(async () => { server = await startServer() })
 afterAll(async () => server.close())
 
-describe('docs/api-walkthrough.md', () => {
+describe('README: Using the API', () => {
   it('walks through sign-up, login, create item, list items and an error, in that order', () => {
     const requests = steps.map(({ command }) => /curl -s '?http:\/\/127\.0\.0\.1:8000(\/[^\s'?]*)/.exec(command)?.[1])
     expect(requests).toEqual(['/api/v1/users', '/api/v1/auth/token', '/api/v1/items', '/api/v1/items', '/api/v1/items'])
