@@ -1,0 +1,99 @@
+import { availableParallelism } from 'node:os'
+import { parseArgs } from 'node:util'
+
+export type Engine = 'postgres' | 'pglite'
+
+export interface BenchOptions {
+  engine: Engine
+  /** What WORKERS is set to for Keel: `auto` or a count (forced to 1 on PGlite: one process per data directory). */
+  workers: string
+  durationSeconds: number
+  warmupSeconds: number
+  connections: number
+  /** Items of the big owner (the list scenarios); the small owner always has a tenth of it. */
+  items: number
+  smoke: boolean
+  skipBuild: boolean
+  /** Scenario ids to run (all when empty); references run with the scenario they are compared to. */
+  only: string[]
+  /** Extra node flags for Keel, e.g. `--cpu-prof`; cluster workers inherit them. */
+  nodeArgs: string[]
+  adminUrl: string
+  bcryptRounds: number
+}
+
+const USAGE = `Usage: npm run bench -- [options]
+  --engine postgres|pglite   database engine (default postgres, on BENCH_DATABASE_URL)
+  --workers auto|N           WORKERS for Keel (default auto; always 1 on pglite)
+  --duration S               seconds per scenario (default 15; --smoke: 2)
+  --connections N            concurrent connections (default 32)
+  --items N                  items of the big owner (default 10000; --smoke: 1000)
+  --only a,b                 only these scenarios (ids in docs/benchmark.md)
+  --node-arg FLAG            pass a flag to Keel's node, repeatable (e.g. --node-arg=--cpu-prof)
+  --skip-build               use the existing dist/ instead of running tsc
+  --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
+
+/** A bad command line: printed as one message, without a stack. */
+export class UsageError extends Error {}
+
+const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
+
+function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer (got ${value})\n${USAGE}`)
+  return n
+}
+
+const OPTIONS = {
+  engine: { type: 'string', default: 'postgres' },
+  workers: { type: 'string', default: 'auto' },
+  duration: { type: 'string' },
+  connections: { type: 'string' },
+  items: { type: 'string' },
+  only: { type: 'string' },
+  'node-arg': { type: 'string', multiple: true },
+  'skip-build': { type: 'boolean', default: false },
+  smoke: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({ args, options: OPTIONS, strict: true })
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n${USAGE}`)
+  }
+}
+
+export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptions {
+  const { values } = parse(argv)
+  if (values.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  if (values.engine !== 'postgres' && values.engine !== 'pglite') throw new UsageError(`--engine must be postgres or pglite\n${USAGE}`)
+  if (values.workers !== 'auto' && !/^[1-9]\d*$/.test(values.workers)) throw new UsageError(`--workers must be auto or a positive integer\n${USAGE}`)
+  const smoke = values.smoke
+  const durationSeconds = positiveInt('duration', values.duration, smoke ? 2 : 15)
+  return {
+    engine: values.engine,
+    workers: values.engine === 'pglite' ? '1' : values.workers,
+    durationSeconds,
+    // Long enough for the JIT and the connection pools to settle, short next to the measured run.
+    warmupSeconds: smoke ? 0.5 : Math.min(3, Math.max(1, durationSeconds / 5)),
+    connections: positiveInt('connections', values.connections, 32),
+    items: positiveInt('items', values.items, smoke ? 1_000 : 10_000),
+    smoke,
+    skipBuild: values['skip-build'],
+    only: values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    nodeArgs: values['node-arg'] ?? [],
+    adminUrl: process.env.BENCH_DATABASE_URL || DEFAULT_ADMIN_URL,
+    bcryptRounds: 10,
+  }
+}
+
+/** What `--workers auto` means here, for the report. */
+export function resolveWorkers(workers: string): number {
+  return workers === 'auto' ? availableParallelism() : Number(workers)
+}

@@ -1,0 +1,155 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { CapturedStatement } from './capture-sql.js'
+import type { LoadResult } from './load.js'
+import type { BenchOptions } from './options.js'
+import type { BcryptCeiling, PgbenchResult } from './references.js'
+
+export interface ScenarioReport {
+  id: string
+  title: string
+  detail: string
+  result?: LoadResult
+  error?: string
+  /** Keel's figure as a share of its reference, e.g. "52 % of bare node:http". */
+  versus?: { label: string; ratio: number }
+}
+
+export interface BenchReport {
+  startedAt: string
+  finishedAt: string
+  commit: string
+  machine: { node: string; cpus: number; cpuModel: string; memoryMb: number; loadAverageBefore: number[] }
+  settings: Omit<BenchOptions, 'adminUrl'> & { workersResolved: number }
+  database: string
+  keel: { startupMs: number; processes: number; stopExitCode: number | null | undefined; logLines: string[] }
+  seed: { users: number; smallOwnerItems: number; bigOwnerItems: number; searchTerm: string; searchMatches: number }
+  scenarios: ScenarioReport[]
+  references: {
+    bareHttp?: LoadResult & { processes: number }
+    pgbench?: PgbenchResult & { statements: number; protocol: string }
+    pgbenchItemOnly?: PgbenchResult
+    bcrypt?: BcryptCeiling & { cores: number }
+    skipped: Record<string, string>
+  }
+  capturedSql?: { request: string; statements: CapturedStatement[] }
+  /** Harness failures: any of them makes the run exit non-zero. */
+  problems: string[]
+  /** Things in Keel's behaviour worth a look (errors, unclean stop, warnings logged). */
+  observations: string[]
+}
+
+const dash = '–'
+const int = (n: number) => Math.round(n).toLocaleString('en-US')
+const rate = (n: number) => (Number.isFinite(n) ? (n < 100 ? n.toFixed(1) : int(n)) : dash)
+const ms = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? dash : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : int(n))
+const cpu = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? dash : n < 1 ? n.toFixed(3) : n.toFixed(1))
+const share = (percent: number | undefined) => (percent === undefined ? dash : `${Math.round(percent)} %`)
+const pct = (ratio: number) => `${ratio < 0.1 ? (ratio * 100).toFixed(1) : Math.round(ratio * 100)} %`
+
+function maxRss(r: LoadResult): string {
+  const values = Object.values(r.rssPeakMb)
+  return values.length ? String(Math.max(...values)) : dash
+}
+
+function row(cells: string[]): string {
+  return `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`
+}
+
+function scenarioRow(s: ScenarioReport, durationSeconds: number): string {
+  const r = s.result
+  if (!r) return row([`${s.title}`, `failed: ${s.error ?? 'unknown'}`, ...Array<string>(11).fill(dash)])
+  // A scenario with a longer floor (login) says so next to its name.
+  const longer = r.seconds > durationSeconds * 1.2 ? ` (${Math.round(r.seconds)} s)` : ''
+  return row([
+    `${s.title}${longer}`,
+    rate(r.rps),
+    ms(r.latencyMs.p50), ms(r.latencyMs.p95), ms(r.latencyMs.p99),
+    int(r.non2xx), int(r.errors),
+    cpu(r.serverCpuMsPerRequest), cpu(r.dbCpuMsPerRequest),
+    maxRss(r),
+    `${Math.round(r.loadGenCpuPercent)} %`,
+    share(r.otherCpuPercent),
+    s.versus ? `${pct(s.versus.ratio)} of ${s.versus.label}` : dash,
+  ])
+}
+
+function referenceRows(refs: BenchReport['references']): string[] {
+  const rows: string[] = []
+  const b = refs.bareHttp
+  if (b) {
+    rows.push(row([`*ref:* bare node:http, ${b.processes} process${b.processes > 1 ? 'es' : ''}`, rate(b.rps),
+      ms(b.latencyMs.p50), ms(b.latencyMs.p95), ms(b.latencyMs.p99), int(b.non2xx), int(b.errors),
+      cpu(b.serverCpuMsPerRequest), dash, maxRss(b), `${Math.round(b.loadGenCpuPercent)} %`,
+      share(b.otherCpuPercent), dash]))
+  }
+  const p = refs.pgbench
+  if (p) {
+    rows.push(row([`*ref:* pgbench, GET item's SQL (${p.statements} statement${p.statements === 1 ? '' : 's'}, ${p.clients} clients)`, `${rate(p.tps)} tps`,
+      dash, dash, dash, int(p.failed), dash, dash, dash, dash, dash, dash, `avg latency ${ms(p.latencyMsAvg)} ms`]))
+  }
+  const q = refs.pgbenchItemOnly
+  if (q) {
+    rows.push(row([`*ref:* pgbench, the item SELECT alone`, `${rate(q.tps)} tps`,
+      dash, dash, dash, int(q.failed), dash, dash, dash, dash, dash, dash, `avg latency ${ms(q.latencyMsAvg)} ms`]))
+  }
+  const c = refs.bcrypt
+  if (c) {
+    rows.push(row([`*ref:* bcrypt ceiling, cost ${c.rounds}, ${c.cores} cores`, `${rate(c.hashesPerSecond)} hashes/s`,
+      dash, dash, dash, dash, dash, dash, dash, dash, dash, dash, `one hash ${ms(c.singleMs)} ms`]))
+  }
+  return rows
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const { machine: m, settings: s, keel: k } = report
+  const load = m.loadAverageBefore.map((l) => l.toFixed(2)).join(' / ')
+  const processes = k.processes > 1 ? `${k.processes} Keel processes observed (primary + workers)` : '1 Keel process observed'
+  const lines = [
+    `## Keel benchmark, ${report.startedAt.replace('T', ' ').slice(0, 16)} UTC${s.smoke ? ' (smoke run: not a measurement)' : ''}`,
+    '',
+    `- machine: node ${m.node}, ${m.cpus} CPUs (${m.cpuModel}), ${int(m.memoryMb)} MB RAM; load average before start ${load} (1 / 5 / 15 min)`,
+    `- engine: ${s.engine} (${report.database}); WORKERS=${s.workers} (${s.workersResolved}), ${processes}`,
+    `- load: autocannon, ${s.connections} connections, ${s.durationSeconds} s per scenario after a ${s.warmupSeconds} s warm-up; load generator, Keel and database on the same machine`,
+    `- start-up to ready: ${int(k.startupMs)} ms (spawn → first \`/readyz\` 200, migrated database with the seed below)`,
+    `- seed: ${report.seed.users} users; ${int(report.seed.smallOwnerItems)} and ${int(report.seed.bigOwnerItems)} items; commit ${report.commit}`,
+    ...(s.nodeArgs.length ? [`- Keel node flags: ${s.nodeArgs.join(' ')}`] : []),
+    '',
+    row(['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'errors', 'Keel CPU ms/req', 'PG CPU ms/req', 'RSS MB', 'load gen CPU', 'other CPU', 'vs reference']),
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    ...report.scenarios.map((sc) => scenarioRow(sc, s.durationSeconds)),
+    ...referenceRows(report.references),
+    '',
+  ]
+  const skipped = Object.entries(report.references.skipped)
+  if (skipped.length) lines.push(...skipped.map(([id, why]) => `- reference ${id} skipped: ${why}`), '')
+  if (report.observations.length) lines.push('Observations:', '', ...report.observations.map((o) => `- ${o}`), '')
+  if (report.problems.length) lines.push('Harness problems:', '', ...report.problems.map((p) => `- ${p}`), '')
+  if (report.references.pgbench) {
+    lines.push(`<details><summary>SQL Keel sent for ${report.capturedSql?.request ?? 'GET item'} (${report.references.pgbench.protocol}), replayed by pgbench -M prepared</summary>`,
+      '', '```sql', report.references.pgbench.script.trim(), '```', '', '</details>', '')
+  }
+  return lines.join('\n')
+}
+
+/**
+ * bench/results/<stamp>.json (git-ignored) and <stamp>.md; latest.md only for a complete full run, so a smoke or
+ * partial run never replaces the table the README links.
+ */
+export function writeResults(dir: string, report: BenchReport, markdown: string): string[] {
+  mkdirSync(dir, { recursive: true })
+  if (report.settings.smoke) {
+    const file = join(dir, 'smoke.json')
+    writeFileSync(file, JSON.stringify(report, null, 2))
+    return [file]
+  }
+  const stamp = report.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')
+  const files = [join(dir, `${stamp}.json`), join(dir, `${stamp}.md`)]
+  writeFileSync(files[0]!, JSON.stringify(report, null, 2))
+  writeFileSync(files[1]!, markdown)
+  if (report.settings.only.length === 0 && report.problems.length === 0) {
+    files.push(join(dir, 'latest.md'))
+    writeFileSync(files[2]!, markdown)
+  }
+  return files
+}

@@ -1,0 +1,249 @@
+// `npm run bench`: Keel under load on a fresh database, next to references measured in the same run.
+// See docs/benchmark.md for what each column means.
+import { execFileSync } from 'node:child_process'
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
+import { dirname, join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { captureRequestSql } from './capture-sql.js'
+import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
+import { measure, settle, type LoadSettings } from './load.js'
+import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
+import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
+import { renderMarkdown, writeResults, type BenchReport, type ScenarioReport } from './report.js'
+import { buildScenarios, openSessions, SCENARIO_IDS, type Sessions } from './scenarios.js'
+import { seed, type SeedResult } from './seed.js'
+import { buildKeel, freePort, keelEnv, startKeel, type KeelProcess } from './server-process.js'
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)))
+const started = performance.now()
+const log = (message: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err))
+
+function gitCommit(): string {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations', 'package.json'], { cwd: root, encoding: 'utf8' }).trim()
+    return dirty ? `${commit} with uncommitted changes in src/` : commit
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** A scenario "works" when most of its answers are 2xx: below that the numbers describe errors, not Keel. */
+function checkScenario(s: ScenarioReport, keelPid: number, problems: string[], observations: string[]): void {
+  const r = s.result
+  if (!r) return void problems.push(`${s.title}: ${s.error}`)
+  // A cluster primary should only fork and supervise: a visible share of the CPU means per-request work (IPC) there.
+  const total = Object.values(r.serverCpuSecondsByPid).reduce((a, b) => a + b, 0)
+  const primary = r.serverProcesses > 1 ? r.serverCpuSecondsByPid[String(keelPid)] ?? 0 : 0
+  if (total > 0 && primary / total > 0.05) observations.push(`${s.title}: the cluster primary used ${Math.round((primary / total) * 100)} % of Keel's CPU`)
+  if ((r.otherCpuPercent ?? 0) > 15) observations.push(`${s.title}: other processes used ${Math.round(r.otherCpuPercent!)} % of a core during the run: the machine was not quiet`)
+  const failed = r.non2xx + r.errors
+  if (r.responses === 0) problems.push(`${s.title}: no response within ${r.seconds.toFixed(1)} s`)
+  else if (failed > (r.responses + r.errors) / 2) problems.push(`${s.title}: ${failed} of ${r.responses + r.errors} requests failed ${JSON.stringify(r.statusCodes)}`)
+  else if (failed > 0) observations.push(`${s.title}: ${r.non2xx} non-2xx and ${r.errors} errors (${r.timeouts} timeouts); status codes ${JSON.stringify(r.statusCodes)}`)
+}
+
+async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport): Promise<void> {
+  const settings: LoadSettings = {
+    baseUrl: keel.baseUrl, connections: options.connections, durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds, serverPid: keel.pid, measureDb: options.engine === 'postgres',
+  }
+  const scenarios = buildScenarios(seeded, sessions, options.bcryptRounds)
+    .filter((s) => options.only.length === 0 || options.only.includes(s.id))
+  for (const scenario of scenarios) {
+    log(`▶ ${scenario.title} (${scenario.detail})`)
+    const entry: ScenarioReport = { id: scenario.id, title: scenario.title, detail: scenario.detail }
+    try {
+      const durationSeconds = Math.max(settings.durationSeconds, scenario.minSeconds ?? 0)
+      entry.result = await measure({ ...settings, durationSeconds }, scenario.requests)
+      const r = entry.result
+      report.keel.processes = Math.max(report.keel.processes, r.serverProcesses)
+      log(`  ${Math.round(r.rps)} req/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, ${r.non2xx} non-2xx, ${r.errors} errors`)
+    } catch (err) {
+      entry.error = errorText(err)
+    }
+    report.scenarios.push(entry)
+    checkScenario(entry, keel.pid, report.problems, report.observations)
+  }
+}
+
+/** Keel processes that answered requests: a cluster primary only supervises. */
+const servingProcesses = (report: BenchReport) => Math.max(1, report.keel.processes - (report.keel.processes > 1 ? 1 : 0))
+
+/** Captures the SQL of one GET item and replays it with pgbench: the whole request's SQL, then the item SELECT alone. */
+async function pgbenchReference(
+  pgbench: string, url: string, env: Record<string, string>, seeded: SeedResult, readerToken: string, options: BenchOptions, report: BenchReport,
+): Promise<void> {
+  const ids = seeded.readerItemIds
+  // An id from the middle of the range: unlikely to equal another parameter (user ids are small).
+  const itemId = ids[Math.floor(ids.length / 2)]!
+  const request = `GET /api/v1/items/${itemId}`
+  const statements = await captureRequestSql(url, env, { method: 'GET', url: `/api/v1/items/${itemId}`, headers: { authorization: `Bearer ${readerToken}` } })
+  if (statements.length === 0) throw new Error(`no SQL captured for ${request}: does Keel still query through node-postgres?`)
+  report.capturedSql = { request, statements }
+  // Random items like the Keel scenario, when the owner's ids are one range (they are: seeded in one go).
+  const contiguous = ids.at(-1)! - ids[0]! + 1 === ids.length
+  const variables = contiguous ? new Map([[String(itemId), ':item_id']]) : new Map<string, string>()
+  const preamble = contiguous ? [`\\set item_id random(${ids[0]}, ${ids.at(-1)})`] : []
+  const protocol = statements.some((s) => s.name) ? 'named prepared statements' : 'unnamed extended-protocol statements'
+  const run = { clients: options.connections, seconds: options.durationSeconds }
+  report.references.pgbench = { ...runPgbench(pgbench, url, pgbenchScript(statements, variables, preamble), run), statements: statements.length, protocol }
+  const select = statements.filter((s) => /from "items"/i.test(s.text))
+  if (select.length === 1 && statements.length > 1) report.references.pgbenchItemOnly = runPgbench(pgbench, url, pgbenchScript(select, variables, preamble), run)
+}
+
+/** Each reference runs only when the scenario compared to it ran, after Keel has stopped (it would compete for the cores). */
+async function runReferences(
+  options: BenchOptions, target: BenchDatabase, env: Record<string, string>, seeded: SeedResult, readerToken: string, report: BenchReport,
+): Promise<void> {
+  const ran = (id: string) => report.scenarios.find((s) => s.id === id && s.result)
+  const refs = report.references
+  const seconds = options.durationSeconds
+  const attempt = async (name: string, fn: () => Promise<void>) => {
+    try {
+      log(`▶ reference: ${name}`)
+      await fn()
+    } catch (err) {
+      report.problems.push(`reference ${name}: ${errorText(err)}`)
+    }
+  }
+
+  const healthz = ran('healthz')
+  if (healthz) {
+    await attempt('bare node:http', async () => {
+      // As many serving processes as Keel had: the ratio then measures the framework, not the process count.
+      const processes = servingProcesses(report)
+      refs.bareHttp = { ...await measureBareHttp(root, processes, {
+        connections: options.connections, durationSeconds: seconds, warmupSeconds: options.warmupSeconds, measureDb: false,
+      }), processes }
+      healthz.versus = { label: 'bare node:http', ratio: healthz.result!.rps / refs.bareHttp.rps }
+    })
+  }
+
+  const itemGet = ran('item-get')
+  const pgbench = findPgbench()
+  if (itemGet && !target.url) refs.skipped.pgbench = 'needs PostgreSQL (--engine postgres)'
+  else if (itemGet && !pgbench) refs.skipped.pgbench = 'pgbench not found (set PGBENCH or install postgresql-client)'
+  else if (itemGet && target.url && pgbench) {
+    await attempt('pgbench', async () => {
+      await pgbenchReference(pgbench, target.url!, env, seeded, readerToken, options, report)
+      itemGet.versus = { label: 'pgbench on its SQL', ratio: itemGet.result!.rps / refs.pgbench!.tps }
+    })
+  }
+
+  const loginScenario = ran('login')
+  if (loginScenario) {
+    await attempt('bcrypt ceiling', async () => {
+      // libuv's pool has 4 threads unless UV_THREADPOOL_SIZE says otherwise, in each Keel process.
+      const threads = servingProcesses(report) * (Number(process.env.UV_THREADPOOL_SIZE) || 4)
+      refs.bcrypt = { ...measureBcryptCeiling(root, options.bcryptRounds, Math.min(seconds, 10), threads), cores: availableParallelism() }
+      loginScenario.versus = { label: 'the bcrypt ceiling', ratio: loginScenario.result!.rps / refs.bcrypt.hashesPerSecond }
+    })
+  }
+}
+
+/** SIGTERM once Keel is idle; an unclean exit and anything logged at warn or above become observations. */
+async function stopKeel(keel: KeelProcess, report: BenchReport): Promise<void> {
+  // Let the last scenario's abandoned requests finish: the stop should measure a drain, not cut logins short.
+  await settle(keel.pid)
+  report.keel.stopExitCode = await keel.stop()
+  if (report.keel.stopExitCode !== 0) report.observations.push(`Keel did not exit 0 on SIGTERM (exit code ${report.keel.stopExitCode})`)
+  const lines = keel.logLines()
+  report.keel.logLines = lines.slice(0, 20)
+  if (lines.length) report.observations.push(`Keel logged ${lines.length} line(s) at warn level or above, first: ${lines[0]!.slice(0, 300)}`)
+}
+
+function newReport(options: BenchOptions, startedAt: Date): BenchReport {
+  const { adminUrl: _adminUrl, ...settings } = options
+  return {
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    commit: gitCommit(),
+    machine: {
+      node: process.version,
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      memoryMb: totalmem() / 1_048_576,
+      // Taken before anything starts: a reader can tell whether the machine was quiet.
+      loadAverageBefore: loadavg(),
+    },
+    settings: { ...settings, workersResolved: resolveWorkers(options.workers) },
+    database: '',
+    keel: { startupMs: NaN, processes: 0, stopExitCode: undefined, logLines: [] },
+    seed: { users: 0, smallOwnerItems: 0, bigOwnerItems: 0, searchTerm: '', searchMatches: 0 },
+    scenarios: [],
+    references: { skipped: {} },
+    problems: [],
+    observations: [],
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions()
+  const unknown = options.only.filter((id) => !SCENARIO_IDS.includes(id))
+  if (unknown.length) throw new UsageError(`unknown scenario id(s) ${unknown.join(', ')}; known: ${SCENARIO_IDS.join(', ')}`)
+  const report = newReport(options, new Date())
+  log(`Keel bench: engine ${options.engine}, WORKERS=${options.workers}, ${options.connections} connections, ${options.durationSeconds} s per scenario`)
+  if (!options.skipBuild) {
+    log('▶ building (tsc -p tsconfig.build.json)')
+    buildKeel(root)
+  }
+
+  const target = await createBenchDatabase(options.engine, options.adminUrl)
+  report.database = target.describe
+  let keel: KeelProcess | undefined
+  // Ctrl-C must not leave a Keel running or a database behind.
+  const onSignal = () => {
+    log('interrupted: cleaning up')
+    void (keel?.stop() ?? Promise.resolve()).finally(() => target.drop().finally(() => process.exit(130)))
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    log(`▶ seeding ${target.url ? target.url.replace(/\/\/[^@]*@/, '//') : target.dataDir}`)
+    const seeded = await seed(target, { items: options.items, bcryptRounds: options.bcryptRounds })
+    report.seed = {
+      users: 3 + seeded.sessions.length, smallOwnerItems: seeded.readerItemIds.length, bigOwnerItems: seeded.listerItems,
+      searchTerm: seeded.searchTerm, searchMatches: seeded.searchMatches,
+    }
+    await checkpoint(target, options.adminUrl)
+
+    const env = keelEnv({
+      port: await freePort(), databaseUrl: target.url, dataDir: target.dataDir ?? join(root, 'data'),
+      workers: options.workers, bcryptRounds: options.bcryptRounds,
+    })
+    log('▶ starting Keel')
+    keel = await startKeel(root, env, options.nodeArgs)
+    report.keel.startupMs = keel.startupMs
+    log(`  ready in ${Math.round(keel.startupMs)} ms`)
+    const sessions = await openSessions(keel.baseUrl, seeded, options.connections)
+    await runScenarios(options, keel, seeded, sessions, report)
+
+    await stopKeel(keel, report)
+    keel = undefined
+
+    const readerToken = sessions.accessTokens.get(seeded.reader.email)!
+    await runReferences(options, target, env, seeded, readerToken, report)
+  } catch (err) {
+    report.problems.push(errorText(err))
+  } finally {
+    await keel?.stop()
+    await target.drop().catch((err: unknown) => log(`could not drop the bench database: ${errorText(err)}`))
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+
+  report.finishedAt = new Date().toISOString()
+  const markdown = renderMarkdown(report)
+  process.stdout.write(`${markdown}\n`)
+  const files = writeResults(join(root, 'bench', 'results'), report, markdown)
+  log(`results: ${files.map((f) => relative(root, f)).join(', ')}`)
+  if (report.problems.length) log(`harness problems:\n${report.problems.map((p) => `  - ${p}`).join('\n')}`)
+  return report.problems.length ? 1 : 0
+}
+
+main().then((code) => process.exit(code), (err: unknown) => {
+  console.error(err instanceof UsageError ? err.message : err)
+  process.exit(err instanceof UsageError ? 2 : 1)
+})
