@@ -7,6 +7,7 @@ import type { Database } from './db/client.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
+import { inFlightPlugin } from './plugins/in-flight.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { genRequestId } from './plugins/request-id.js'
@@ -71,6 +72,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     await userCache.close()
   })
 
+  await app.register(inFlightPlugin)
   await app.register(errorsPlugin)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(bodyParsersPlugin)

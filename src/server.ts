@@ -57,6 +57,7 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
     clearInterval(sweeper)
     // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, waits for in-flight ones.
     app!.close()
+      .then(() => app!.waitForHandlers(10_000))
       .then(() => database.close())
       .then(() => {
         logger.info('stopped')

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { isDatabaseUnavailable, isTransientConflict, isUniqueViolation, sqlState } from '../db/errors.js'
+import { SECURITY_HEADERS } from './security.js'
 import { AppError, ConflictError, ServiceUnavailableError, ValidationError, type FieldError } from '../shared/errors.js'
 
 interface AjvIssue {
@@ -49,13 +50,7 @@ function normalise(err: FastifyError): AppError | undefined {
  */
 export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = err.statusCode === 414 ? 414 : 400
-  reply.headers({
-    'x-request-id': request.id,
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
-    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-  })
+  reply.headers(SECURITY_HEADERS).header('x-request-id', request.id)
   void sendProblem(reply, new AppError(status, status === 414 ? 'URI Too Long' : 'Bad Request', err.message))
 }
 

@@ -39,6 +39,10 @@ async function translateConflict<T>(query: Promise<T>): Promise<T> {
 }
 
 export function createUsersRepository(db: Db) {
+  // Read on every authenticated request that misses the user cache: built once, prepared on each connection.
+  const findForAuth = db.select({ ...publicUserColumns, token_version: users.token_version }).from(users)
+    .where(eq(users.id, sql.placeholder('id'))).prepare('users_find_for_auth')
+
   return {
     async insert(values: { email: string; hashed_password: string; full_name?: string | null; is_superuser?: boolean }): Promise<PublicUser> {
       const [row] = await translateConflict(db.insert(users).values(values).returning(publicUserColumns))
@@ -57,8 +61,8 @@ export function createUsersRepository(db: Db) {
     },
 
     /** What authentication needs: the public user plus the token version. */
-    async findForAuth(id: number, tx: Db = db) {
-      const [row] = await tx.select({ ...publicUserColumns, token_version: users.token_version }).from(users).where(eq(users.id, id))
+    async findForAuth(id: number) {
+      const [row] = await findForAuth.execute({ id })
       return row
     },
 
