@@ -1,7 +1,6 @@
 import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { buildApp } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import { createDatabase, type Database } from './db/client.js'
 import { DataDirLockedError } from './db/data-dir-lock.js'
@@ -34,6 +33,8 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
   let app: FastifyInstance | undefined
   try {
     if (cluster.isPrimary) await prepareDatabase(config, database, logger)
+    // Imported here, not at the top: a cluster primary never serves HTTP and should start light.
+    const { buildApp } = await import('./app.js')
     app = await buildApp({ config, database, logger })
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {

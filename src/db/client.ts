@@ -1,11 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
+import type { PGlite } from '@electric-sql/pglite'
 import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres'
-import pg from 'pg'
+import type pg from 'pg'
 import type { Logger } from 'pino'
 import { acquireDataDirLock } from './data-dir-lock.js'
 
@@ -50,12 +48,15 @@ export interface DatabaseOptions {
 // Arbitrary constant shared by every Keel instance: the key of the advisory lock around migrations.
 const MIGRATION_LOCK_KEY = 7_220_451_001
 
+// Each engine's driver is loaded only when used: start-up on PostgreSQL never pays for the WebAssembly engine.
 export async function createDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) return createPostgresDatabase(options.databaseUrl, options)
   return createPgliteDatabase(options)
 }
 
-function createPostgresDatabase(url: string, options: DatabaseOptions): Database {
+async function createPostgresDatabase(url: string, options: DatabaseOptions): Promise<Database> {
+  const { default: pg } = await import('pg')
+  const { drizzle: drizzlePg } = await import('drizzle-orm/node-postgres')
   const queryTimeout = options.queryTimeoutMs ?? 1_800
   const pool = new pg.Pool({
     connectionString: url,
@@ -92,7 +93,7 @@ function createPostgresDatabase(url: string, options: DatabaseOptions): Database
         client.release()
       }
     },
-    listen: (channel, onMessage, onReset) => listenOnServer(url, channel, onMessage, onReset, options.logger),
+    listen: (channel, onMessage, onReset) => listenOnServer(pg, url, channel, onMessage, onReset, options.logger),
     async ping() {
       await db.execute(sql`select 1`)
     },
@@ -101,6 +102,8 @@ function createPostgresDatabase(url: string, options: DatabaseOptions): Database
 }
 
 async function createPgliteDatabase(options: DatabaseOptions): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite')
   let client = options.pglite
   let releaseLock: (() => void) | undefined
   if (!client) {
@@ -142,7 +145,7 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
 }
 
 /** A LISTEN connection outside the pool that reconnects by itself; while it is down, `isListening()` is false. */
-async function listenOnServer(url: string, channel: string, onMessage: (payload: string) => void, onReset: () => void, logger?: Logger): Promise<Listener> {
+async function listenOnServer(pg: typeof import('pg').default, url: string, channel: string, onMessage: (payload: string) => void, onReset: () => void, logger?: Logger): Promise<Listener> {
   let client: pg.Client | undefined
   let listening = false
   let closed = false

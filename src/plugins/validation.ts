@@ -26,11 +26,22 @@ function countValues(value: unknown, limit: number): number {
 
 type Validate = ((data: unknown) => boolean) & { errors?: unknown[] | null }
 
-/** Fails fast; when the data is small enough, asks the all-errors validator for the whole list. */
-function failFastThenList(fast: Validate, full: Validate): Validate {
+/**
+ * Fails fast; when the data is small enough, asks the all-errors validator for the whole list.
+ * That one is compiled on the first invalid request, not at start-up (compiling is most of ready()).
+ */
+function failFastThenList(fast: Validate, compileFull: () => Validate): Validate {
+  let full: Validate | undefined
   const validate: Validate = (data) => {
     if (fast(data)) return true
-    validate.errors = countValues(data, MAX_VALUES_FOR_ALL_ERRORS) <= MAX_VALUES_FOR_ALL_ERRORS && !full(data) ? full.errors : fast.errors
+    if (countValues(data, MAX_VALUES_FOR_ALL_ERRORS) <= MAX_VALUES_FOR_ALL_ERRORS) {
+      full ??= compileFull()
+      if (!full(data)) {
+        validate.errors = full.errors
+        return false
+      }
+    }
+    validate.errors = fast.errors
     return false
   }
   return validate
@@ -42,17 +53,33 @@ function failFastThenList(fast: Validate, full: Validate): Validate {
  * `setValidatorCompiler`, because Fastify rebuilds the compiler for every context that adds a schema.
  */
 export function buildValidator(externalSchemas: Record<string, unknown> = {}): FastifySchemaCompiler<unknown> {
-  const ajv = (options: Options) => {
-    const instance = addFormats(new Ajv({ ...common, ...options }))
-    for (const schema of Object.values(externalSchemas)) instance.addSchema(schema as object)
-    return instance
+  const ajv = sharedAjv()
+  for (const schema of Object.values(externalSchemas)) {
+    const id = (schema as { $id?: string }).$id
+    for (const instance of [ajv.body.fast, ajv.body.full, ajv.text.fast, ajv.text.full]) {
+      if (!id || !instance.getSchema(id)) instance.addSchema(schema as object)
+    }
   }
-  const body = { fast: ajv({ coerceTypes: false }), full: ajv({ coerceTypes: false, allErrors: true }) }
-  const text = { fast: ajv({ coerceTypes: true }), full: ajv({ coerceTypes: true, allErrors: true }) }
   return ({ schema, httpPart }) => {
-    const pair = httpPart === 'body' ? body : text
-    return failFastThenList(pair.fast.compile(schema as object), pair.full.compile(schema as object)) as ReturnType<FastifySchemaCompiler<unknown>>
+    const pair = httpPart === 'body' ? ajv.body : ajv.text
+    return failFastThenList(pair.fast.compile(schema as object), () => pair.full.compile(schema as object)) as ReturnType<FastifySchemaCompiler<unknown>>
   }
+}
+
+type AjvSet = Record<'body' | 'text', { fast: Ajv; full: Ajv }>
+let ajvSet: AjvSet | undefined
+
+/**
+ * Ajv instances are shared by every Fastify context and app: creating one (meta-schemas, formats) costs
+ * tens of milliseconds, and Fastify asks for a validator per context that adds a schema. Shared schemas
+ * ($id: Problem, User, Item) are added once.
+ */
+function sharedAjv(): AjvSet {
+  const ajv = (options: Options) => addFormats(new Ajv({ ...common, ...options }))
+  return (ajvSet ??= {
+    body: { fast: ajv({ coerceTypes: false }), full: ajv({ coerceTypes: false, allErrors: true }) },
+    text: { fast: ajv({ coerceTypes: true }), full: ajv({ coerceTypes: true, allErrors: true }) },
+  })
 }
 
 const DECIMAL_ID = /^[1-9][0-9]*$/

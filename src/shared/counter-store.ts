@@ -1,5 +1,4 @@
 import { once } from 'node:events'
-import { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { createClusterCounterStore } from './cluster-counter-store.js'
 
@@ -54,6 +53,7 @@ return {count, ttl}`
  * in-process counters (limits then hold per instance) and logs a warning; it returns to Redis by itself.
  */
 export async function createRedisCounterStore(url: string, logger: Logger): Promise<CounterStore> {
+  const { Redis } = await import('ioredis') // loaded only when REDIS_URL is set
   const redis = new Redis(url, {
     enableOfflineQueue: false, // fail fast instead of queueing while disconnected
     maxRetriesPerRequest: 1,
