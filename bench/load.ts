@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import autocannon, { type AutocannonRequest, type AutocannonResult } from 'autocannon'
+import { EXHAUSTED_TOKEN, refreshBody, type LoadSpec } from './load-spec.js'
 import { hasProcfs, postgresProcesses, processTree, startCpuMeter, startMachineMeter, startRssSampler, sum } from './proc-stats.js'
+import { runWrk } from './wrk.js'
 
 export interface LoadSettings {
   baseUrl: string
@@ -11,6 +13,8 @@ export interface LoadSettings {
   serverPid: number
   /** Also measure the PostgreSQL server processes' CPU. */
   measureDb: boolean
+  /** wrk's path when it is installed (lighter on the CPU the server needs), else autocannon in this process. */
+  wrk: string | undefined
 }
 
 export interface LoadResult {
@@ -32,7 +36,7 @@ export interface LoadResult {
   /** Peak resident memory of each process of the server's tree while the load ran. */
   rssPeakMb: Record<string, number>
   serverProcesses: number
-  /** The load generator's own CPU (this process), in % of one core: near 100 % it, not the server, is the limit. */
+  /** The load generator's own CPU (wrk, or autocannon in this process), in % of one core: near 100 % it, not the server, is the limit. */
   loadGenCpuPercent: number
   /**
    * CPU used by everything else on the machine (busy time minus Keel, PostgreSQL when measured, and this process),
@@ -41,19 +45,76 @@ export interface LoadResult {
   otherCpuPercent: number | undefined
 }
 
-function run(settings: LoadSettings, requests: AutocannonRequest[], seconds: number, onLatency?: (ms: number) => void) {
-  return new Promise<AutocannonResult>((resolve, reject) => {
+/** What one run of either load generator gives. */
+interface RunResult {
+  responses: number
+  seconds: number
+  latencyMs: LoadResult['latencyMs']
+  non2xx: number
+  statusCodes: Record<string, number>
+  errors: number
+  timeouts: number
+  loadGenCpuSeconds: number
+}
+
+const pick = <T>(values: readonly T[]): T => values[Math.floor(Math.random() * values.length)]!
+
+/** A LoadSpec as autocannon requests; built afresh for each run, since autocannon writes its buffers into them. */
+function autocannonRequests(spec: LoadSpec): AutocannonRequest[] {
+  const base: AutocannonRequest = { method: spec.method, ...(spec.headers ? { headers: spec.headers } : {}), ...(spec.body ? { body: spec.body } : {}) }
+  const pool = spec.refreshPool
+  if (pool) {
+    return [{
+      ...base, path: typeof spec.path === 'string' ? spec.path : spec.path[0]!,
+      setupRequest: (req) => ({ ...req, body: refreshBody(pool.take() ?? EXHAUSTED_TOKEN) }),
+      onResponse: (status, body) => {
+        if (status === 200) pool.add((JSON.parse(body) as { refresh_token: string }).refresh_token)
+      },
+    }]
+  }
+  if (typeof spec.path === 'string') return [{ ...base, path: spec.path }]
+  const paths = spec.path
+  return [{ ...base, setupRequest: (req) => ({ ...req, path: pick(paths) }) }]
+}
+
+async function runAutocannon(settings: LoadSettings, spec: LoadSpec, seconds: number): Promise<RunResult> {
+  const latencies = latencyRecorder()
+  const ownCpu = process.cpuUsage()
+  const result = await new Promise<AutocannonResult>((resolve, reject) => {
     const instance = autocannon({
       url: settings.baseUrl,
       connections: settings.connections,
       duration: seconds,
       pipelining: 1,
       timeout: 10,
-      requests,
-    }, (err, result) => (err ? reject(err) : resolve(result)))
+      requests: autocannonRequests(spec),
+    }, (err, res) => (err ? reject(err) : resolve(res)))
     // autocannon's own summary has no p95: keep every latency and compute the percentiles here.
-    if (onLatency) instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => onLatency(ms))
+    instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.record(ms))
   })
+  const own = process.cpuUsage(ownCpu)
+  const sorted = latencies.sorted()
+  const count = sorted.length
+  return {
+    responses: count,
+    seconds: result.duration,
+    latencyMs: {
+      p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: percentile(sorted, 100),
+      mean: count ? sum(sorted) / count : NaN,
+    },
+    non2xx: result.non2xx,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count])),
+    errors: result.errors,
+    timeouts: result.timeouts,
+    loadGenCpuSeconds: (own.user + own.system) / 1e6,
+  }
+}
+
+async function run(settings: LoadSettings, spec: LoadSpec, seconds: number): Promise<RunResult> {
+  if (!settings.wrk) return runAutocannon(settings, spec, seconds)
+  const r = await runWrk(settings.wrk, settings.baseUrl, spec, settings.connections, seconds)
+  // wrk counts answers of 400 and above only; the rest are 2xx here (no scenario is redirected).
+  return { ...r, statusCodes: r.non2xx ? { '4xx/5xx': r.non2xx } : {} }
 }
 
 /**
@@ -99,57 +160,50 @@ function startMeters(settings: LoadSettings) {
   const machine = startMachineMeter()
   const ownCpu = process.cpuUsage()
   const wallStart = performance.now()
-  return () => {
+  return (wrkSeconds: number) => {
     const wallMs = performance.now() - wallStart
     const own = process.cpuUsage(ownCpu)
     const machineSeconds = machine()
     const serverByPid = serverCpu()
     const serverSeconds = hasProcfs ? sum(serverByPid.values()) : NaN
     const dbSeconds = dbCpu && hasProcfs ? sum(dbCpu().values()) : undefined
-    const ownSeconds = (own.user + own.system) / 1e6
-    const otherSeconds = machineSeconds === undefined ? undefined : Math.max(0, machineSeconds - serverSeconds - (dbSeconds ?? 0) - ownSeconds)
-    return { wallMs, serverByPid, serverSeconds, dbSeconds, ownSeconds, otherSeconds, rssPeaks: rss() }
+    // The load generator is this process (autocannon in it), or wrk plus this process's sampling.
+    const loadGenSeconds = wrkSeconds + (own.user + own.system) / 1e6
+    const otherSeconds = machineSeconds === undefined ? undefined : Math.max(0, machineSeconds - serverSeconds - (dbSeconds ?? 0) - loadGenSeconds)
+    return { wallMs, serverByPid, serverSeconds, dbSeconds, loadGenSeconds, otherSeconds, rssPeaks: rss() }
   }
 }
 
-/**
- * A warm-up (discarded), then the measured run at a fixed concurrency. `makeRequests` is called once per run:
- * autocannon writes its built buffers into the request objects, so runs do not share them.
- */
-export async function measure(settings: LoadSettings, makeRequests: () => AutocannonRequest[]): Promise<LoadResult> {
+/** A warm-up (discarded), then the measured run at a fixed concurrency, with autocannon or wrk. */
+export async function measure(settings: LoadSettings, spec: LoadSpec): Promise<LoadResult> {
   if (settings.warmupSeconds > 0) {
-    await run(settings, makeRequests(), settings.warmupSeconds)
+    await run(settings, spec, settings.warmupSeconds)
     await settle(settings.serverPid)
   }
-  const latencies = latencyRecorder()
   const stopMeters = startMeters(settings)
-  const result = await run(settings, makeRequests(), settings.durationSeconds, latencies.record)
-  const m = stopMeters()
+  const r = await run(settings, spec, settings.durationSeconds)
+  const m = stopMeters(settings.wrk ? r.loadGenCpuSeconds : 0)
 
-  const sorted = latencies.sorted()
-  const count = sorted.length
-  const seconds = result.duration || m.wallMs / 1000
+  const count = r.responses
+  const seconds = r.seconds || m.wallMs / 1000
   const perRequest = (cpu: number) => (count ? (cpu * 1000) / count : NaN)
   const percentOfCore = (cpu: number) => (cpu * 100_000) / m.wallMs
   return {
     responses: count,
     seconds,
     rps: count / seconds,
-    latencyMs: {
-      p50: percentile(sorted, 50), p95: percentile(sorted, 95), p99: percentile(sorted, 99), max: percentile(sorted, 100),
-      mean: count ? sum(sorted) / count : NaN,
-    },
-    non2xx: result.non2xx,
-    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count])),
-    errors: result.errors,
-    timeouts: result.timeouts,
+    latencyMs: r.latencyMs,
+    non2xx: r.non2xx,
+    statusCodes: r.statusCodes,
+    errors: r.errors,
+    timeouts: r.timeouts,
     serverCpuMsPerRequest: perRequest(m.serverSeconds),
     serverCpuPercent: percentOfCore(m.serverSeconds),
     serverCpuSecondsByPid: Object.fromEntries([...m.serverByPid].map(([pid, cpu]) => [String(pid), cpu])),
     dbCpuMsPerRequest: m.dbSeconds === undefined ? undefined : perRequest(m.dbSeconds),
     rssPeakMb: Object.fromEntries([...m.rssPeaks].map(([pid, bytes]) => [String(pid), Math.round(bytes / 1_048_576)])),
     serverProcesses: m.rssPeaks.size,
-    loadGenCpuPercent: percentOfCore(m.ownSeconds),
+    loadGenCpuPercent: percentOfCore(m.loadGenSeconds),
     otherCpuPercent: m.otherSeconds === undefined ? undefined : percentOfCore(m.otherSeconds),
   }
 }

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
+import { findWrk } from './wrk.js'
 
 export type Engine = 'postgres' | 'pglite'
 
@@ -20,6 +21,10 @@ export interface BenchOptions {
   nodeArgs: string[]
   adminUrl: string
   bcryptRounds: number
+  /** The load generator: wrk when installed (C, a fraction of a core), else autocannon in the bench process. */
+  loadGenerator: 'wrk' | 'autocannon'
+  /** wrk's path when it is the load generator. */
+  wrk: string | undefined
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -31,6 +36,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --only a,b                 only these scenarios (ids in docs/benchmark.md)
   --node-arg FLAG            pass a flag to Keel's node, repeatable (e.g. --node-arg=--cpu-prof)
   --skip-build               use the existing dist/ instead of running tsc
+  --load-gen wrk|autocannon  load generator (default wrk when installed, else autocannon)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -54,6 +60,7 @@ const OPTIONS = {
   only: { type: 'string' },
   'node-arg': { type: 'string', multiple: true },
   'skip-build': { type: 'boolean', default: false },
+  'load-gen': { type: 'string' },
   smoke: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const
@@ -75,6 +82,10 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
   if (values.engine !== 'postgres' && values.engine !== 'pglite') throw new UsageError(`--engine must be postgres or pglite\n${USAGE}`)
   if (values.workers !== 'auto' && !/^[1-9]\d*$/.test(values.workers)) throw new UsageError(`--workers must be auto or a positive integer\n${USAGE}`)
   const smoke = values.smoke
+  const loadGen = values['load-gen']
+  if (loadGen !== undefined && loadGen !== 'wrk' && loadGen !== 'autocannon') throw new UsageError(`--load-gen must be wrk or autocannon\n${USAGE}`)
+  const wrk = loadGen === 'autocannon' ? undefined : findWrk()
+  if (loadGen === 'wrk' && !wrk) throw new UsageError('--load-gen wrk: wrk is not installed (apt-get install wrk, or set WRK)')
   const durationSeconds = positiveInt('duration', values.duration, smoke ? 2 : 15)
   return {
     engine: values.engine,
@@ -90,6 +101,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     nodeArgs: values['node-arg'] ?? [],
     adminUrl: process.env.BENCH_DATABASE_URL || DEFAULT_ADMIN_URL,
     bcryptRounds: 10,
+    loadGenerator: wrk ? 'wrk' : 'autocannon',
+    wrk,
   }
 }
 

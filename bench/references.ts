@@ -23,7 +23,7 @@ export async function measureBareHttp(root: string, processes: number, settings:
       if (child.exitCode !== null || performance.now() > deadline) throw new Error(`bare node:http server did not start (exit code ${child.exitCode})`)
       await sleep(20)
     }
-    return await measure({ ...settings, baseUrl: `http://${HOST}:${port}`, serverPid: child.pid!, measureDb: false }, () => [{ method: 'GET', path: '/' }])
+    return await measure({ ...settings, baseUrl: `http://${HOST}:${port}`, serverPid: child.pid!, measureDb: false }, { method: 'GET', path: '/' })
   } finally {
     child.kill('SIGTERM')
     if (child.exitCode === null) await Promise.race([once(child, 'exit'), sleep(5_000, undefined, { ref: false })])

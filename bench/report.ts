@@ -110,7 +110,7 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     `- machine: node ${m.node}, ${m.cpus} CPUs (${m.cpuModel}), ${int(m.memoryMb)} MB RAM; load average before start ${load} (1 / 5 / 15 min)`,
     `- engine: ${s.engine} (${report.database}); WORKERS=${s.workers} (${s.workersResolved}), ${processes}`,
-    `- load: autocannon, ${s.connections} connections, ${s.durationSeconds} s per scenario after a ${s.warmupSeconds} s warm-up; load generator, Keel and database on the same machine`,
+    `- load: ${s.loadGenerator === 'wrk' ? 'wrk (one thread)' : 'autocannon'}, ${s.connections} connections, ${s.durationSeconds} s per scenario after a ${s.warmupSeconds} s warm-up; load generator, Keel and database on the same machine`,
     `- start-up to ready: ${int(k.startupMs)} ms (spawn → first \`/readyz\` 200, migrated database with the seed below)`,
     `- seed: ${report.seed.users} users; ${int(report.seed.smallOwnerItems)} and ${int(report.seed.bigOwnerItems)} items; commit ${report.commit}`,
     ...(s.nodeArgs.length ? [`- Keel node flags: ${s.nodeArgs.join(' ')}`] : []),

@@ -47,7 +47,7 @@ function checkScenario(s: ScenarioReport, keelPid: number, problems: string[], o
 async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport): Promise<void> {
   const settings: LoadSettings = {
     baseUrl: keel.baseUrl, connections: options.connections, durationSeconds: options.durationSeconds,
-    warmupSeconds: options.warmupSeconds, serverPid: keel.pid, measureDb: options.engine === 'postgres',
+    warmupSeconds: options.warmupSeconds, serverPid: keel.pid, measureDb: options.engine === 'postgres', wrk: options.wrk,
   }
   const scenarios = buildScenarios(seeded, sessions, options.bcryptRounds)
     .filter((s) => options.only.length === 0 || options.only.includes(s.id))
@@ -56,7 +56,7 @@ async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: Se
     const entry: ScenarioReport = { id: scenario.id, title: scenario.title, detail: scenario.detail }
     try {
       const durationSeconds = Math.max(settings.durationSeconds, scenario.minSeconds ?? 0)
-      entry.result = await measure({ ...settings, durationSeconds }, scenario.requests)
+      entry.result = await measure({ ...settings, durationSeconds }, scenario.load)
       const r = entry.result
       report.keel.processes = Math.max(report.keel.processes, r.serverProcesses)
       log(`  ${Math.round(r.rps)} req/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, ${r.non2xx} non-2xx, ${r.errors} errors`)
@@ -115,7 +115,7 @@ async function runReferences(
       // As many serving processes as Keel had: the ratio then measures the framework, not the process count.
       const processes = servingProcesses(report)
       refs.bareHttp = { ...await measureBareHttp(root, processes, {
-        connections: options.connections, durationSeconds: seconds, warmupSeconds: options.warmupSeconds, measureDb: false,
+        connections: options.connections, durationSeconds: seconds, warmupSeconds: options.warmupSeconds, measureDb: false, wrk: options.wrk,
       }), processes }
       healthz.versus = { label: 'bare node:http', ratio: healthz.result!.rps / refs.bareHttp.rps }
     })

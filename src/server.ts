@@ -86,7 +86,7 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   }
   let stopping = false
   const counters = createMemoryCounterStore()
-  const fork = () => serveClusterCounters(cluster.fork(), counters)
+  const fork = () => serveClusterCounters(cluster.fork(), counters, config.workers)
   for (let i = 0; i < config.workers; i++) fork()
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) {

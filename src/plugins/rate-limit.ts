@@ -14,8 +14,8 @@ type StoreCallback = (err: Error | null, result?: { current: number; ttl: number
 /** Adapts a CounterStore to @fastify/rate-limit's store contract. */
 function storeClass(store: CounterStore, prefix = 'global:') {
   return class KeelRateLimitStore {
-    incr(key: string, callback: StoreCallback, timeWindow: number): void {
-      store.hit(prefix + key, timeWindow).then(
+    incr(key: string, callback: StoreCallback, timeWindow: number, max: number): void {
+      store.hit(prefix + key, timeWindow, max).then(
         (hit) => callback(null, { current: hit.count, ttl: hit.resetMs }),
         (err: Error) => callback(err),
       )

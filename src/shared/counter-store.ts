@@ -11,11 +11,32 @@ export interface Hit {
 
 /** Fixed-window counters behind every rate limit: in-process by default, shared through Redis for several instances. */
 export interface CounterStore {
-  hit(key: string, windowMs: number): Promise<Hit>
+  /**
+   * Counts one hit. `max`, when given, is the limit the caller will apply: a store may then answer from a lease of
+   * that limit it holds locally instead of asking the shared counter every time (see cluster-counter-store.ts).
+   */
+  hit(key: string, windowMs: number, max?: number): Promise<Hit>
   close(): Promise<void>
 }
 
-export function createMemoryCounterStore(): CounterStore {
+/** A share of one window's limit handed to one process at once. */
+export interface Lease {
+  /** Hits granted, 0 once the limit is used up. */
+  granted: number
+  /** Hits counted in the window, the grant included. */
+  count: number
+  resetMs: number
+}
+
+export interface MemoryCounterStore extends CounterStore {
+  /**
+   * Grants `1/parts` of what is left of `key`'s window below `max` (at least 1 while anything is left), counted at
+   * once: the sum of all grants never exceeds `max`, and grants shrink as the limit nears.
+   */
+  reserve(key: string, windowMs: number, max: number, parts: number): Lease
+}
+
+export function createMemoryCounterStore(): MemoryCounterStore {
   const windows = new Map<string, { count: number; resetAt: number }>()
   // Expired windows are swept once a minute so the map stays bounded by the clients seen recently.
   const sweeper = setInterval(() => {
@@ -23,16 +44,28 @@ export function createMemoryCounterStore(): CounterStore {
     for (const [key, w] of windows) if (w.resetAt <= now) windows.delete(key)
   }, 60_000)
   sweeper.unref()
+  const current = (key: string, windowMs: number, now: number) => {
+    let w = windows.get(key)
+    if (!w || w.resetAt <= now) {
+      w = { count: 0, resetAt: now + windowMs }
+      windows.set(key, w)
+    }
+    return w
+  }
   return {
     async hit(key, windowMs) {
       const now = Date.now()
-      let w = windows.get(key)
-      if (!w || w.resetAt <= now) {
-        w = { count: 0, resetAt: now + windowMs }
-        windows.set(key, w)
-      }
+      const w = current(key, windowMs, now)
       w.count++
       return { count: w.count, resetMs: w.resetAt - now }
+    },
+    reserve(key, windowMs, max, parts) {
+      const now = Date.now()
+      const w = current(key, windowMs, now)
+      const left = max - w.count
+      const granted = left > 0 ? Math.max(1, Math.floor(left / parts)) : 0
+      w.count += granted
+      return { granted, count: w.count, resetMs: w.resetAt - now }
     },
     async close() {
       clearInterval(sweeper)
