@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { LightMyRequestResponse } from 'fastify'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { once } from 'node:events'
@@ -7,7 +8,7 @@ import { buildApp } from '../src/app.js'
 import { createDatabase } from '../src/db/client.js'
 import { loadConfig } from '../src/config.js'
 import { buildTestApp, type TestApp } from './helpers/app.js'
-import { createUser } from './helpers/factories.js'
+import { createUser, uniqueEmail } from './helpers/factories.js'
 import { createTestDatabase, serverUrl } from './helpers/database.js'
 import { expectProblem } from './helpers/http.js'
 
@@ -170,8 +171,8 @@ describe.skipIf(!hasRedis && process.env.CI !== 'true')('Redis shared by two ins
   let a: TestApp
   let b: TestApp
   beforeAll(async () => {
-    a = await buildTestApp({ REDIS_URL: redisUrl, RATE_LIMIT_PER_MINUTE: '4' })
-    b = await buildTestApp({ REDIS_URL: redisUrl, RATE_LIMIT_PER_MINUTE: '4' })
+    a = await buildTestApp({ REDIS_URL: redisUrl, RATE_LIMIT_PER_MINUTE: '4', LOGIN_RATE_LIMIT_PER_MINUTE: '3' })
+    b = await buildTestApp({ REDIS_URL: redisUrl, RATE_LIMIT_PER_MINUTE: '4', LOGIN_RATE_LIMIT_PER_MINUTE: '3' })
   })
   afterAll(async () => { await a.close(); await b.close() })
 
@@ -180,5 +181,17 @@ describe.skipIf(!hasRedis && process.env.CI !== 'true')('Redis shared by two ins
     const statuses = []
     for (const t of [a, b, a, b, a]) statuses.push((await t.app.inject({ url: '/nope', remoteAddress: ip })).statusCode)
     expect(statuses).toEqual([404, 404, 404, 404, 429])
+  })
+
+  it('counts login attempts for one email across both instances', async () => {
+    // A fresh email and a fresh client address per attempt: only the per-email login counter can add up.
+    const email = uniqueEmail('shared-login')
+    const responses = []
+    for (const t of [a, b, a, b]) {
+      const remoteAddress = `fd00::${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 4)}`
+      responses.push(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email, password: 'wrong-password' }, remoteAddress }))
+    }
+    expect(responses.map((r) => r.statusCode)).toEqual([401, 401, 401, 429])
+    expect(expectProblem(responses[3]!, 429).detail).toBe('Too many login attempts, retry later')
   })
 })

@@ -82,6 +82,23 @@ describe('GET /openapi.json', () => {
     expect(failing((o) => o.responses['401'] === undefined || o.responses['401'].headers?.['WWW-Authenticate'] !== undefined)).toEqual([])
   })
 
+  it('lists the error statuses each class of route can give', () => {
+    const operationsWhere = (match: (path: string, method: string, operation: Operation) => boolean) => Object.entries(doc.paths)
+      .flatMap(([path, item]) => Object.entries(item).map(([method, operation]) => ({ path, method: method.toUpperCase(), operation })))
+      .filter(({ path, method, operation }) => match(path, method, operation))
+    const missing = (statuses: string[], match: Parameters<typeof operationsWhere>[0]) => {
+      const routes = operationsWhere(match)
+      expect(routes.length).toBeGreaterThan(0)
+      return routes.flatMap(({ path, method, operation }) =>
+        statuses.filter((status) => operation.responses[status] === undefined).map((status) => `${method} ${path}: ${status}`))
+    }
+    const needsToken = (o: Operation) => !(Array.isArray(o.security) && o.security.length === 0)
+    expect(missing(['400', '413', '415', '422'], (_path, _method, o) => o.requestBody?.content['application/json'] !== undefined)).toEqual([])
+    expect(missing(['401', '429'], (_path, _method, o) => needsToken(o))).toEqual([])
+    expect(missing(['404', '422'], (path) => path.includes('{id}'))).toEqual([])
+    expect(missing(['403'], (path, method) => /^\/api\/v1\/users(\/\{id\})?$/.test(path) && !(path === '/api/v1/users' && method === 'POST'))).toEqual([])
+  })
+
   it('offers the OAuth2 password flow on the token route and plain bearer tokens', () => {
     expect(doc.components.securitySchemes.OAuth2PasswordBearer).toMatchObject({ type: 'oauth2', flows: { password: { tokenUrl: '/api/v1/auth/token' } } })
     expect(doc.components.securitySchemes.BearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' })

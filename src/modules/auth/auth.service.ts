@@ -21,8 +21,8 @@ export function createAuthService(db: Db, config: Config) {
   const refreshTokens = createRefreshTokensRepository(db)
   const accessTokens = createAccessTokens(config)
   // A hash of random bytes at the configured cost: unknown emails are compared against it so they cost as much as known ones.
-  let dummyHash: Promise<string> | undefined
-  const getDummyHash = () => (dummyHash ??= hashPassword(randomBytes(16).toString('hex'), config.bcryptRounds))
+  // Started now, not at the first unknown email, so that login does not also pay for hashing (and stand out by its timing).
+  const dummyHash = hashPassword(randomBytes(16).toString('hex'), config.bcryptRounds)
 
   async function issue(userId: number, tokenVersion: number, familyId: string, tx: Db = db): Promise<TokenPair> {
     const refresh = newRefreshToken()
@@ -45,7 +45,7 @@ export function createAuthService(db: Db, config: Config) {
     async login(email: string, password: string): Promise<TokenPair> {
       const user = await users.findByEmailWithHash(email)
       if (!user) {
-        await verifyPassword(password, await getDummyHash())
+        await verifyPassword(password, await dummyHash)
         throw new UnauthorizedError(BAD_CREDENTIALS)
       }
       if (!(await verifyPassword(password, user.hashed_password))) throw new UnauthorizedError(BAD_CREDENTIALS)

@@ -1,15 +1,21 @@
+import { randomUUID } from 'node:crypto'
+import bcrypt from 'bcrypt'
 import { createSigner } from 'fast-jwt'
-import { eq } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { eq, lt, sql } from 'drizzle-orm'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { refreshTokens, users } from '../../db/schema.js'
+import { UnauthorizedError } from '../../shared/errors.js'
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
 import { authHeaders, createUser, login, uniqueEmail } from '../../../test/helpers/factories.js'
 import { eventually, expectProblem } from '../../../test/helpers/http.js'
+import { createAuthService } from './auth.service.js'
 import { hashRefreshToken } from './auth.tokens.js'
+import { createRefreshTokensRepository } from './refresh-tokens.repository.js'
 
 let t: TestApp
 beforeAll(async () => { t = await buildTestApp() })
 afterAll(async () => t.close())
+afterEach(() => { vi.restoreAllMocks() })
 
 const me = (token: string) => t.app.inject({ url: '/api/v1/users/me', headers: authHeaders(token) })
 const refresh = (refresh_token: string) => t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token } })
@@ -42,6 +48,15 @@ describe('POST /api/v1/auth/token', () => {
     expect(expectProblem(wrong, 401)).toEqual(expectProblem(unknown, 401))
   })
 
+  it('an unknown email costs exactly one bcrypt comparison and no hashing', async () => {
+    const compare = vi.spyOn(bcrypt, 'compare')
+    const hash = vi.spyOn(bcrypt, 'hash')
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: uniqueEmail(), password: 'whatever-password' } })
+    expectProblem(res, 401)
+    expect(compare).toHaveBeenCalledTimes(1)
+    expect(hash).not.toHaveBeenCalled()
+  })
+
   it('refuses a password that only matches in its first 72 bytes', async () => {
     const email = uniqueEmail()
     const password = 'a'.repeat(72)
@@ -64,6 +79,18 @@ describe('POST /api/v1/auth/token', () => {
   it('422 for a body missing the password, or with unknown fields', async () => {
     expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: 'a@b.co' } }), 422)
     expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: 'a@b.co', password: 'x', admin: true } }), 422)
+  })
+})
+
+describe('auth service', () => {
+  it('hashes the dummy password when it is created, not at the first unknown email', async () => {
+    const hash = vi.spyOn(bcrypt, 'hash')
+    const service = createAuthService(t.database.db, t.config)
+    expect(hash).toHaveBeenCalledTimes(1)
+    const compare = vi.spyOn(bcrypt, 'compare')
+    await expect(service.login(uniqueEmail(), 'whatever-password')).rejects.toBeInstanceOf(UnauthorizedError)
+    expect(hash).toHaveBeenCalledTimes(1)
+    expect(compare).toHaveBeenCalledTimes(1)
   })
 })
 
@@ -97,6 +124,16 @@ describe('login rate limit', () => {
 describe('access tokens', () => {
   const sign = (payload: Record<string, unknown>, key = t.config.secretKey, algorithm: 'HS256' | 'HS512' = 'HS256', expiresIn = 60_000) =>
     createSigner({ key, algorithm, expiresIn })(payload)
+
+  it('are HS256 JWTs of type access with a jti, the user as sub and ACCESS_TOKEN_EXPIRE_MINUTES of life', async () => {
+    const user = await createUser(t.app)
+    const [header, payload] = user.accessToken.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()))
+    expect(header).toMatchObject({ alg: 'HS256', typ: 'JWT' })
+    expect(payload).toMatchObject({ sub: String(user.id), type: 'access', jti: expect.any(String) })
+    expect(payload.jti.length).toBeGreaterThan(0)
+    // The default ACCESS_TOKEN_EXPIRE_MINUTES, 30.
+    expect(payload.exp - payload.iat).toBe(30 * 60)
+  })
 
   it('401 with a Bearer challenge without a token, with a malformed header or garbage', async () => {
     expectProblem(await t.app.inject({ url: '/api/v1/users/me' }), 401)
@@ -154,6 +191,7 @@ describe('POST /api/v1/auth/refresh', () => {
     expect(pair.refresh_token).not.toBe(user.refreshToken)
     expect((await me(pair.access_token)).statusCode).toBe(200)
     expect((await refresh(pair.refresh_token)).statusCode).toBe(200)
+    expectProblem(await refresh(user.refreshToken), 401)
   })
 
   it('reuse of a rotated token revokes every refresh token of the user', async () => {
@@ -175,6 +213,11 @@ describe('POST /api/v1/auth/refresh', () => {
     expect(rows).toHaveLength(1)
     expect(rows[0]!.token_hash).toBe(hashRefreshToken(user.refreshToken))
     expect(JSON.stringify(rows)).not.toContain(user.refreshToken)
+    // 256 random bits, base64url without padding.
+    expect(user.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    // The default REFRESH_TOKEN_EXPIRE_DAYS, 14; a minute either way.
+    const expected = Date.now() + 14 * 24 * 60 * 60 * 1000
+    expect(Math.abs(rows[0]!.expires_at.getTime() - expected)).toBeLessThan(60_000)
   })
 
   it('401 for unknown or expired tokens, 422 for a malformed body', async () => {
@@ -198,6 +241,25 @@ describe('POST /api/v1/auth/refresh', () => {
     const rows = await t.database.db.select().from(refreshTokens).where(eq(refreshTokens.user_id, user.id))
     expect(rows).toHaveLength(1)
     expect(rows[0]!.expires_at.getTime()).toBeGreaterThan(Date.now())
+  })
+})
+
+describe('expired refresh-token sweep', () => {
+  it('deleteExpired() without a user removes every user\'s expired tokens and keeps live ones', async () => {
+    const repo = createRefreshTokensRepository(t.database.db)
+    const [a, b] = [await createUser(t.app), await createUser(t.app)]
+    for (const user of [a, b]) {
+      await repo.insert({ user_id: user.id, family_id: randomUUID(), token_hash: `expired-${randomUUID()}`, expires_at: new Date(Date.now() - 60_000) })
+    }
+    const tokensOf = (userId: number) => t.database.db.select().from(refreshTokens).where(eq(refreshTokens.user_id, userId))
+    expect(await tokensOf(a.id)).toHaveLength(2)
+    expect(await repo.deleteExpired()).toBeGreaterThanOrEqual(2)
+    for (const user of [a, b]) {
+      const rows = await tokensOf(user.id)
+      expect(rows.map((r) => r.token_hash)).toEqual([hashRefreshToken(user.refreshToken)])
+    }
+    expect(await t.database.db.select().from(refreshTokens).where(lt(refreshTokens.expires_at, sql`now()`))).toEqual([])
+    expect((await refresh(a.refreshToken)).statusCode).toBe(200)
   })
 })
 

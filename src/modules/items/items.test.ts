@@ -28,6 +28,13 @@ describe('POST /api/v1/items', () => {
     expect((await t.app.inject({ url: res.headers.location as string, headers: user.headers })).json()).toEqual(item)
   })
 
+  it('201 with description: null, read back as null', async () => {
+    const user = await createUser(t.app)
+    const item = await create(user, { name: 'Bare', description: null })
+    expect(item).toMatchObject({ name: 'Bare', description: null })
+    expect((await t.app.inject({ url: `/api/v1/items/${item.id}`, headers: user.headers })).json()).toEqual(item)
+  })
+
   it('stores SQL, quotes and unicode byte for byte', async () => {
     const user = await createUser(t.app)
     const name = `'; DROP TABLE items; -- "ä" 😀 \\ % _ ${'\u{10FFFF}'}`
@@ -97,11 +104,31 @@ describe('PUT and PATCH /api/v1/items/:id', () => {
     expect((await t.app.inject({ url: `/api/v1/items/${item.id}`, headers: user.headers })).json()).toEqual(cleared.json())
   })
 
-  it('an empty body changes nothing', async () => {
+  it.each(['PUT', 'PATCH'] as const)('%s with an empty body changes nothing', async (method) => {
     const user = await createUser(t.app)
     const item = await create(user, { name: 'same' })
-    const res = await t.app.inject({ method: 'PATCH', url: `/api/v1/items/${item.id}`, headers: user.headers, payload: {} })
+    const res = await t.app.inject({ method, url: `/api/v1/items/${item.id}`, headers: user.headers, payload: {} })
+    expect(res.statusCode).toBe(200)
     expect(res.json()).toEqual(item)
+    expect((await t.app.inject({ url: `/api/v1/items/${item.id}`, headers: user.headers })).json()).toEqual(item)
+  })
+
+  it.each([
+    [{ id: 999 }, 'body.id'],
+    [{ owner_id: 1 }, 'body.owner_id'],
+    [{ name: 'ok', owner_id: 1 }, 'body.owner_id'],
+  ])('PUT 422 for %j, and the item stays unchanged', async (payload, field) => {
+    const user = await createUser(t.app)
+    const item = await create(user, { name: 'fixed' })
+    const body = expectProblem(await t.app.inject({ method: 'PUT', url: `/api/v1/items/${item.id}`, headers: user.headers, payload }), 422)
+    expect(body.errors?.map((e) => e.field)).toEqual([field])
+    expect((await t.app.inject({ url: `/api/v1/items/${item.id}`, headers: user.headers })).json()).toEqual(item)
+  })
+
+  it.each(['abc', '0', '-1', '2147483648'])('PATCH 422 for the id %s', async (id) => {
+    const user = await createUser(t.app)
+    const body = expectProblem(await t.app.inject({ method: 'PATCH', url: `/api/v1/items/${id}`, headers: user.headers, payload: { name: 'x' } }), 422)
+    expect(body.errors?.map((e) => e.field)).toEqual(['path.id'])
   })
 
   it('404 for another user\'s item, which stays unchanged; 422 for owner_id or bad values', async () => {
@@ -123,6 +150,12 @@ describe('DELETE /api/v1/items/:id', () => {
     expectProblem(await t.app.inject({ method: 'DELETE', url: `/api/v1/items/${item.id}`, headers: other.headers }), 404)
     expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/items/${item.id}`, headers: owner.headers })).statusCode).toBe(204)
     expectProblem(await t.app.inject({ method: 'DELETE', url: `/api/v1/items/${item.id}`, headers: owner.headers }), 404)
+  })
+
+  it.each(['abc', '0', '-1', '2147483648'])('422 for the id %s', async (id) => {
+    const user = await createUser(t.app)
+    const body = expectProblem(await t.app.inject({ method: 'DELETE', url: `/api/v1/items/${id}`, headers: user.headers }), 422)
+    expect(body.errors?.map((e) => e.field)).toEqual(['path.id'])
   })
 })
 

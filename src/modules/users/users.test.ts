@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { items, users } from '../../db/schema.js'
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
@@ -43,6 +43,7 @@ describe('POST /api/v1/users', () => {
     [{ email: uniqueEmail() }, 'body.password'],
     [{ email: uniqueEmail(), password: 'é'.repeat(40) }, 'body.password'],
     [{ email: uniqueEmail(), password: 'long-enough', is_superuser: true }, 'body.is_superuser'],
+    [{ email: uniqueEmail(), password: 'long-enough', is_active: false }, 'body.is_active'],
     [{ email: uniqueEmail(), password: 'long-enough', id: 5 }, 'body.id'],
     [{ email: uniqueEmail(), password: 12345678 }, 'body.password'],
   ])('422 for %j', async (payload, field) => {
@@ -128,6 +129,14 @@ describe('PUT /api/v1/users/me/password', () => {
     }
   })
 
+  it('422 for a new password over 72 bytes in UTF-8, and the old one still works', async () => {
+    const user = await createUser(t.app)
+    // 40 characters, within maxLength, but 80 bytes: bcrypt would silently drop the end.
+    const body = expectProblem(await change(user, user.password, 'é'.repeat(40)), 422)
+    expect(body.errors).toEqual([{ field: 'body.new_password', message: 'must be at most 72 bytes in UTF-8' }])
+    await login(t.app, user.email, user.password)
+  })
+
   it('400 for a wrong current password, 422 for a short new one', async () => {
     const user = await createUser(t.app)
     expectProblem(await change(user, 'wrong-password', 'brand-new-password'), 400)
@@ -170,6 +179,24 @@ describe('superuser administration', () => {
     expectProblem(await t.app.inject({ method: 'DELETE', url: `/api/v1/users/${user.id}`, headers: admin.headers }), 404)
   })
 
+  it('PATCH with an email another account uses (in any case) is 409 and changes nothing', async () => {
+    const admin = await superuser()
+    const [user, other] = [await createUser(t.app), await createUser(t.app)]
+    const body = expectProblem(await t.app.inject({ method: 'PATCH', url: `/api/v1/users/${user.id}`, headers: admin.headers, payload: { email: other.email.toUpperCase(), full_name: 'Not applied' } }), 409)
+    expect(body.detail).toMatch(/email/)
+    expect((await t.app.inject({ url: `/api/v1/users/${user.id}`, headers: admin.headers })).json()).toMatchObject({ email: user.email, full_name: null, updated_at: null })
+  })
+
+  it('422 for a bad id on GET, PATCH and DELETE', async () => {
+    const admin = await superuser()
+    for (const id of ['abc', '0', '2147483648']) {
+      for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+        const body = expectProblem(await t.app.inject({ method, url: `/api/v1/users/${id}`, headers: admin.headers, ...(method === 'PATCH' ? { payload: {} } : {}) }), 422)
+        expect(body.errors?.map((e) => e.field)).toEqual(['path.id'])
+      }
+    }
+  })
+
   it('PATCH password or is_active=false ends the user\'s sessions', async () => {
     const admin = await superuser()
     const user = await createUser(t.app)
@@ -203,6 +230,25 @@ describe('superuser administration', () => {
     expectProblem(await t.app.inject({ method: 'DELETE', url: '/api/v1/users/me', headers: admin.headers }), 409)
     const second = await superuser()
     expect((await t.app.inject({ method: 'PATCH', url: `/api/v1/users/${admin.id}`, headers: second.headers, payload: { is_superuser: false } })).statusCode).toBe(200)
+  })
+})
+
+describe('PATCH /api/v1/users/:id by two superusers demoting each other at once', () => {
+  it('exactly one demotion succeeds, the other is 409, and one active superuser remains', async () => {
+    // Start from a state with exactly two active superusers.
+    await t.database.db.update(users).set({ is_superuser: false })
+    const [a, b] = [await superuser(), await superuser()]
+    // Warm the auth cache, so that both requests pass the superuser check before either demotion commits.
+    for (const admin of [a, b]) expect((await t.app.inject({ url: '/api/v1/users/me', headers: admin.headers })).json().is_superuser).toBe(true)
+    const demote = (by: TestUser, target: TestUser) =>
+      t.app.inject({ method: 'PATCH', url: `/api/v1/users/${target.id}`, headers: by.headers, payload: { is_superuser: false } })
+    const results = await Promise.all([demote(a, b), demote(b, a)])
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 409])
+    const loser = results.find((r) => r.statusCode === 409)!
+    expect(expectProblem(loser, 409).detail).toMatch(/last active superuser/)
+    const rows = await t.database.db.select({ id: users.id }).from(users).where(and(eq(users.is_superuser, true), eq(users.is_active, true)))
+    expect(rows).toHaveLength(1)
+    expect([a.id, b.id]).toContain(rows[0]!.id)
   })
 })
 
