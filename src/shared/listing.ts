@@ -1,4 +1,4 @@
-import { and, asc, count, desc, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, sql, type SQL } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { Type } from 'typebox'
 import type { Db } from '../db/client.js'
@@ -33,19 +33,50 @@ export function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 }
 
-export interface ListArgs {
+/** What one list query is made of; values are `sql.placeholder`s, bound when the statement runs. */
+export interface ListShape {
   where: (SQL | undefined)[]
   orderBy: SQL[]
-  skip: number
-  limit: number
 }
 
-/** One page of `table` plus the total number of matches, as a Page. */
-export async function listPage<T>(db: Db, table: PgTable, columns: Record<string, PgColumn>, args: ListArgs): Promise<Page<T>> {
-  const where = and(...args.where)
-  const [rows, [totals]] = await Promise.all([
-    db.select(columns).from(table).where(where).orderBy(...args.orderBy).limit(args.limit).offset(args.skip),
-    db.select({ total: count() }).from(table).where(where),
-  ])
-  return toPage(rows as T[], totals?.total ?? 0, args.skip, args.limit)
+const TOTAL = '__total'
+
+/**
+ * Paged lists over `table`, one prepared statement per shape (a combination of filters and sort, named by `key`),
+ * built and prepared on first use: a list then costs one round trip, with no SQL building and no planning.
+ * The total rides along as an uncorrelated subquery, which PostgreSQL evaluates once (an InitPlan); only a page
+ * past the end (no rows to carry it) asks for the count on its own.
+ */
+export function createPagedLists<T>(db: Db, name: string, table: PgTable, columns: Record<string, PgColumn>) {
+  const statements = new Map<string, { page: Prepared; count: Prepared }>()
+  const prepare = (key: string, shape: ListShape) => {
+    const where = and(...shape.where)
+    const filter = where ? sql` where ${where}` : sql``
+    const id = `${name}_${statements.size}`
+    const prepared = {
+      page: db.select({ ...columns, [TOTAL]: sql<number>`(select count(*) from ${table}${filter})`.mapWith(Number) })
+        .from(table).where(where).orderBy(...shape.orderBy)
+        .limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).prepare(`${id}_page`),
+      count: db.select({ total: count() }).from(table).where(where).prepare(`${id}_count`),
+    }
+    statements.set(key, prepared)
+    return prepared
+  }
+  return {
+    /** One page for the shape `key` (built by `shape()` the first time), with `params` bound to its placeholders. */
+    async list(key: string, shape: () => ListShape, params: Record<string, unknown>, skip: number, limit: number): Promise<Page<T>> {
+      const { page, count: countAll } = statements.get(key) ?? prepare(key, shape())
+      const rows = (await page.execute({ ...params, limit, offset: skip })) as (T & { [TOTAL]: number })[]
+      if (rows.length === 0) {
+        const total = skip === 0 ? 0 : ((await countAll.execute(params)) as { total: number }[])[0]?.total ?? 0
+        return toPage([], total, skip, limit)
+      }
+      const total = rows[0]![TOTAL]
+      return toPage(rows.map(({ [TOTAL]: _total, ...row }) => row as T), total, skip, limit)
+    },
+  }
+}
+
+interface Prepared {
+  execute(params?: Record<string, unknown>): Promise<unknown>
 }

@@ -2,25 +2,44 @@ import { and, eq, getTableColumns, ilike, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { isForeignKeyViolation } from '../../db/errors.js'
 import { UnauthorizedError } from '../../shared/errors.js'
-import { likeContains, listPage } from '../../shared/listing.js'
+import { createPagedLists, likeContains } from '../../shared/listing.js'
 import type { Page } from '../../shared/schemas.js'
 import { itemSorts, type ItemCreate, type ItemListQuery, type ItemUpdate } from './items.schemas.js'
 import { items, type ItemRow } from './items.table.js'
 
-const columns = getTableColumns(items)
+const ownerId = sql.placeholder('ownerId')
+const id = sql.placeholder('id')
+/** `CASE WHEN <sent> THEN <value> ELSE <column> END`: one statement for any subset of fields (see updateForOwner). */
+const setIfSent = (field: string, column: typeof items.name | typeof items.description | typeof items.is_active, type: string) =>
+  sql`case when ${sql.placeholder(`${field}Sent`)}::boolean then ${sql.placeholder(field)}::${sql.raw(type)} else ${column} end`
 
-/** Every query carries the owner in its WHERE clause: another user's item is simply not found. */
+/**
+ * Every query carries the owner in its WHERE clause: another user's item is simply not found. Each statement is
+ * built once and prepared (named): a request costs one round trip, with no SQL building and no planning.
+ */
 export function createItemsRepository(db: Db) {
-  const owned = (ownerId: number, id: number) => and(eq(items.owner_id, ownerId), eq(items.id, id))
-  // The hottest query, built once: Drizzle skips rebuilding the SQL, PostgreSQL parses it once per connection.
-  const findOne = db.select().from(items)
-    .where(and(eq(items.owner_id, sql.placeholder('ownerId')), eq(items.id, sql.placeholder('id'))))
-    .prepare('items_find_for_owner')
+  const owned = and(eq(items.owner_id, ownerId), eq(items.id, id))
+  const findOne = db.select().from(items).where(owned).prepare('items_find_for_owner')
+  const insertOne = db.insert(items)
+    .values({ name: sql.placeholder('name'), description: sql.placeholder('description'), is_active: sql.placeholder('isActive'), owner_id: ownerId })
+    .returning().prepare('items_insert')
+  // PATCH and PUT send any subset of the fields: a flag per field says whether it changes, so one prepared
+  // statement serves every subset (a field sent as null, like description, is a change, not an absence).
+  const updateOne = db.update(items).set({
+    name: setIfSent('name', items.name, 'varchar'),
+    description: setIfSent('description', items.description, 'varchar'),
+    is_active: setIfSent('isActive', items.is_active, 'boolean'),
+    updated_at: sql`now()`,
+  }).where(owned).returning().prepare('items_update_for_owner')
+  const deleteOne = db.delete(items).where(owned).returning({ id: items.id }).prepare('items_delete_for_owner')
+  const pages = createPagedLists<ItemRow>(db, 'items_list', items, getTableColumns(items))
 
   return {
-    async insert(ownerId: number, input: ItemCreate): Promise<ItemRow> {
+    async insert(owner: number, input: ItemCreate): Promise<ItemRow> {
       try {
-        const [row] = await db.insert(items).values({ ...input, owner_id: ownerId }).returning()
+        const [row] = (await insertOne.execute({
+          ownerId: owner, name: input.name, description: input.description ?? null, isActive: input.is_active ?? true,
+        })) as ItemRow[]
         return row!
       } catch (err) {
         // The owner was deleted between authentication and this insert: the caller no longer exists.
@@ -28,34 +47,35 @@ export function createItemsRepository(db: Db) {
         throw err
       }
     },
-
-    async findForOwner(ownerId: number, id: number): Promise<ItemRow | undefined> {
-      const [row] = (await findOne.execute({ ownerId, id })) as ItemRow[]
+    async findForOwner(owner: number, itemId: number): Promise<ItemRow | undefined> {
+      const [row] = (await findOne.execute({ ownerId: owner, id: itemId })) as ItemRow[]
       return row
     },
-
-    listForOwner(ownerId: number, query: ItemListQuery): Promise<Page<ItemRow>> {
-      return listPage<ItemRow>(db, items, columns, {
+    listForOwner(owner: number, query: ItemListQuery): Promise<Page<ItemRow>> {
+      const filtered = query.is_active !== undefined
+      const searched = query.q !== undefined
+      return pages.list(`${query.sort}:${filtered}:${searched}`, () => ({
         where: [
           eq(items.owner_id, ownerId),
-          query.is_active === undefined ? undefined : eq(items.is_active, query.is_active),
-          query.q === undefined ? undefined : ilike(items.name, likeContains(query.q)),
+          filtered ? eq(items.is_active, sql.placeholder('isActive')) : undefined,
+          searched ? ilike(items.name, sql.placeholder('q')) : undefined,
         ],
         orderBy: itemSorts.orderBy(query.sort),
-        skip: query.skip,
-        limit: query.limit,
-      })
+      }), { ownerId: owner, isActive: query.is_active, q: searched ? likeContains(query.q!) : undefined }, query.skip, query.limit)
     },
-
     /** Changes only the fields sent; an empty change still answers the row (and stamps nothing). */
-    async updateForOwner(ownerId: number, id: number, changes: ItemUpdate): Promise<ItemRow | undefined> {
-      if (Object.keys(changes).length === 0) return this.findForOwner(ownerId, id)
-      const [row] = await db.update(items).set({ ...changes, updated_at: sql`now()` }).where(owned(ownerId, id)).returning()
+    async updateForOwner(owner: number, itemId: number, changes: ItemUpdate): Promise<ItemRow | undefined> {
+      if (Object.keys(changes).length === 0) return this.findForOwner(owner, itemId)
+      const [row] = (await updateOne.execute({
+        ownerId: owner, id: itemId,
+        nameSent: changes.name !== undefined, name: changes.name ?? null,
+        descriptionSent: changes.description !== undefined, description: changes.description ?? null,
+        isActiveSent: changes.is_active !== undefined, isActive: changes.is_active ?? null,
+      })) as ItemRow[]
       return row
     },
-
-    async deleteForOwner(ownerId: number, id: number): Promise<boolean> {
-      const rows = await db.delete(items).where(owned(ownerId, id)).returning({ id: items.id })
+    async deleteForOwner(owner: number, itemId: number): Promise<boolean> {
+      const rows = (await deleteOne.execute({ ownerId: owner, id: itemId })) as unknown[]
       return rows.length > 0
     },
   }

@@ -1,8 +1,9 @@
-import { and, asc, count, eq, sql } from 'drizzle-orm'
+import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { isUniqueViolation } from '../../db/errors.js'
 import { ConflictError } from '../../shared/errors.js'
-import { toPage, type Page } from '../../shared/schemas.js'
+import { createPagedLists } from '../../shared/listing.js'
+import type { Page } from '../../shared/schemas.js'
 import { users } from './users.table.js'
 
 /** The columns a client may see: never the hash or the token version. */
@@ -42,6 +43,7 @@ export function createUsersRepository(db: Db) {
   // Read on every authenticated request that misses the user cache: built once, prepared on each connection.
   const findForAuth = db.select({ ...publicUserColumns, token_version: users.token_version }).from(users)
     .where(eq(users.id, sql.placeholder('id'))).prepare('users_find_for_auth')
+  const pages = createPagedLists<PublicUser>(db, 'users_list', users, publicUserColumns)
 
   return {
     async insert(values: { email: string; hashed_password: string; full_name?: string | null; is_superuser?: boolean }): Promise<PublicUser> {
@@ -92,12 +94,8 @@ export function createUsersRepository(db: Db) {
       return row?.hashed_password
     },
 
-    async list(skip: number, limit: number): Promise<Page<PublicUser>> {
-      const [rows, [totals]] = await Promise.all([
-        db.select(publicUserColumns).from(users).orderBy(asc(users.id)).limit(limit).offset(skip),
-        db.select({ total: count() }).from(users),
-      ])
-      return toPage(rows, totals?.total ?? 0, skip, limit)
+    list(skip: number, limit: number): Promise<Page<PublicUser>> {
+      return pages.list('id', () => ({ where: [], orderBy: [asc(users.id)] }), {}, skip, limit)
     },
 
     /**
