@@ -12,6 +12,7 @@ import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { genRequestId } from './plugins/request-id.js'
 import { securityPlugin } from './plugins/security.js'
+import { buildSerializer } from './plugins/serialization.js'
 import { assertDecimalIdParam, buildValidator } from './plugins/validation.js'
 import { createCounterStore } from './shared/counter-store.js'
 import { ProblemSchema } from './shared/schemas.js'
@@ -55,7 +56,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     // Long enough that an absurd id reaches validation (422); past it the router answers 414.
     routerOptions: { maxParamLength: 1_000 },
     frameworkErrors: frameworkErrorHandler,
-    schemaController: { compilersFactory: { buildValidator: buildValidator as never } },
+    schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = 10_000
 

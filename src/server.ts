@@ -1,16 +1,16 @@
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.js'
-import { createDatabase, type Database } from './db/client.js'
+import type { Database } from './db/client.js'
 import { DataDirLockedError } from './db/data-dir-lock.js'
-import { createMigrator } from './db/migrator.js'
 import { createLogger } from './logger.js'
 import { serveClusterCounters } from './shared/cluster-counter-store.js'
 import { createMemoryCounterStore } from './shared/counter-store.js'
-import { createRefreshTokensRepository } from './modules/auth/refresh-tokens.repository.js'
-import { createUsersService } from './modules/users/users.service.js'
 import { loadEnvFile } from './shared/env-file.js'
+
+// Everything else is imported where it is needed: loading modules is most of a start-up, and a cluster primary
+// forks its workers first, then loads what preparing the database takes while they load the app.
 
 const HOUR_MS = 3_600_000
 
@@ -29,13 +29,14 @@ async function main(): Promise<void> {
 /** One process serving HTTP: the only one, or a cluster worker (the primary already prepared the database). */
 async function startServer(config: Config, logger: Logger): Promise<void> {
   const started = performance.now()
+  const { createDatabase } = await import('./db/client.js')
   const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   let app: FastifyInstance | undefined
   try {
     if (cluster.isPrimary) await prepareDatabase(config, database, logger)
-    // Imported here, not at the top: a cluster primary never serves HTTP and should start light.
     const { buildApp } = await import('./app.js')
     app = await buildApp({ config, database, logger })
+    if (cluster.isWorker) await databasePrepared()
     await app.listen({ host: config.host, port: config.port })
   } catch (err) {
     await app?.close()
@@ -44,6 +45,7 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
   }
   logger.info({ engine: database.engine, startup_ms: Math.round(performance.now() - started) }, `Keel ready: docs at http://${config.host}:${config.port}/docs`)
 
+  const { createRefreshTokensRepository } = await import('./modules/auth/refresh-tokens.repository.js')
   const tokens = createRefreshTokensRepository(database.db)
   const sweeper = setInterval(() => {
     tokens.deleteExpired().catch((err: unknown) => logger.warn({ err }, 'expired refresh token clean-up failed'))
@@ -73,24 +75,33 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'))
 }
 
+const DATABASE_READY = { type: 'keel:database-ready' }
+const AWAIT_DATABASE = 'keel:await-database'
+
 /**
- * The cluster primary prepares the database once, forks the workers (node:cluster shares the listening
- * socket), restarts a worker that dies, forwards SIGTERM/SIGINT and exits 0 once every worker has drained.
+ * The cluster primary forks the workers at once and prepares the database while they load and build the app
+ * (node:cluster shares the listening socket); a worker listens only once the primary says the database is
+ * ready. It restarts a worker that dies, forwards SIGTERM/SIGINT and exits 0 once every worker has drained.
  */
 async function runPrimary(config: Config, logger: Logger): Promise<void> {
-  const database = await createDatabase({ databaseUrl: config.databaseUrl, logger })
-  try {
-    await prepareDatabase(config, database, logger)
-  } finally {
-    await database.close()
-  }
   let stopping = false
+  let prepared = false
+  const waiting = new Set<Worker>()
   const counters = createMemoryCounterStore()
-  const fork = () => serveClusterCounters(cluster.fork(), counters, config.workers)
+  const fork = () => {
+    const worker = cluster.fork()
+    serveClusterCounters(worker, counters, config.workers)
+    worker.on('message', (message: { type?: string } | undefined) => {
+      if (message?.type !== AWAIT_DATABASE) return
+      if (prepared) worker.send(DATABASE_READY)
+      else waiting.add(worker)
+    })
+  }
   for (let i = 0; i < config.workers; i++) fork()
   cluster.on('exit', (worker, code, signal) => {
+    waiting.delete(worker)
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0)
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0)
       return
     }
     logger.error({ pid: worker.process.pid, code, signal }, 'worker died: starting another')
@@ -105,9 +116,43 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'))
   process.once('SIGINT', () => stop('SIGINT'))
   logger.info({ workers: config.workers }, 'cluster primary started')
+
+  try {
+    const { createDatabase } = await import('./db/client.js')
+    const database = await createDatabase({ databaseUrl: config.databaseUrl, logger })
+    try {
+      await prepareDatabase(config, database, logger)
+    } finally {
+      await database.close()
+    }
+  } catch (err) {
+    // Nothing may serve on a database that could not be prepared.
+    process.exitCode = 1
+    stop('SIGTERM')
+    throw err
+  }
+  prepared = true
+  for (const worker of waiting) if (worker.isConnected()) worker.send(DATABASE_READY)
+  waiting.clear()
+}
+
+/** In a cluster worker: resolves once the primary has prepared the database (see runPrimary). */
+function databasePrepared(): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (message: { type?: string } | undefined) => {
+      if (message?.type !== DATABASE_READY.type) return
+      process.off('message', onMessage)
+      resolve()
+    }
+    process.on('message', onMessage)
+    process.send!({ type: AWAIT_DATABASE })
+  })
 }
 
 async function prepareDatabase(config: Config, database: Database, logger: Logger): Promise<void> {
+  const [{ createMigrator }, { createRefreshTokensRepository }, { createUsersService }] = await Promise.all([
+    import('./db/migrator.js'), import('./modules/auth/refresh-tokens.repository.js'), import('./modules/users/users.service.js'),
+  ])
   if (config.migrateOnStart) {
     const applied = await createMigrator(database).migrate()
     if (applied.length) logger.info({ applied }, 'migrations applied')

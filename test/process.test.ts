@@ -96,6 +96,8 @@ describe.skipIf(!serverUrl)('the server process as a cluster on PostgreSQL', () 
       const port = String(await freePort())
       const keel = startKeel({ DATABASE_URL: fresh.url!, WORKERS: '2', PORT: port, RATE_LIMIT_PER_MINUTE: '6', LOG_LEVEL: 'info' })
       await waitReady(`http://127.0.0.1:${port}`, keel.child)
+      // Workers start listening one after the other: wait for both before spreading connections over them.
+      for (let i = 0; i < 300 && (keel.output().match(/Keel ready/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 100))
       const statuses: number[] = []
       // New connection per request, so both workers serve some of them.
       for (let i = 0; i < 8; i++) statuses.push((await fetch(`http://127.0.0.1:${port}/nope`, { headers: { connection: 'close' } })).status)

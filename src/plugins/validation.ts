@@ -27,12 +27,16 @@ function countValues(value: unknown, limit: number): number {
 type Validate = ((data: unknown) => boolean) & { errors?: unknown[] | null }
 
 /**
- * Fails fast; when the data is small enough, asks the all-errors validator for the whole list.
- * That one is compiled on the first invalid request, not at start-up (compiling is most of ready()).
+ * Fails fast; when the data is small enough, asks the all-errors validator for the whole list. Both are compiled
+ * when first needed (the fast one on the route's first request, the full one on its first invalid one), not at
+ * start-up: compiling every route's validators was most of ready(). The tests send every route a request, so a
+ * schema Ajv cannot compile still fails the build.
  */
-function failFastThenList(fast: Validate, compileFull: () => Validate): Validate {
+function failFastThenList(compileFast: () => Validate, compileFull: () => Validate): Validate {
+  let fast: Validate | undefined
   let full: Validate | undefined
   const validate: Validate = (data) => {
+    fast ??= compileFast()
     if (fast(data)) return true
     if (countValues(data, MAX_VALUES_FOR_ALL_ERRORS) <= MAX_VALUES_FOR_ALL_ERRORS) {
       full ??= compileFull()
@@ -55,30 +59,47 @@ function failFastThenList(fast: Validate, compileFull: () => Validate): Validate
 export function buildValidator(externalSchemas: Record<string, unknown> = {}): FastifySchemaCompiler<unknown> {
   const ajv = sharedAjv()
   for (const schema of Object.values(externalSchemas)) {
-    const id = (schema as { $id?: string }).$id
-    for (const instance of [ajv.body.fast, ajv.body.full, ajv.text.fast, ajv.text.full]) {
-      if (!id || !instance.getSchema(id)) instance.addSchema(schema as object)
-    }
+    for (const instance of [ajv.body.fast, ajv.body.full, ajv.text.fast, ajv.text.full]) instance.add(schema as SharedSchema)
   }
   return ({ schema, httpPart }) => {
     const pair = httpPart === 'body' ? ajv.body : ajv.text
-    return failFastThenList(pair.fast.compile(schema as object), () => pair.full.compile(schema as object)) as ReturnType<FastifySchemaCompiler<unknown>>
+    return failFastThenList(() => pair.fast.get().compile(schema as object), () => pair.full.get().compile(schema as object)) as ReturnType<FastifySchemaCompiler<unknown>>
   }
 }
 
-type AjvSet = Record<'body' | 'text', { fast: Ajv; full: Ajv }>
+type SharedSchema = object & { $id?: string }
+
+/** An Ajv created on first use (meta-schemas and formats cost tens of milliseconds), with every shared schema. */
+function lazyAjv(options: Options) {
+  let instance: Ajv | undefined
+  const schemas = new Map<string, SharedSchema>()
+  return {
+    add(schema: SharedSchema): void {
+      if (!schema.$id || schemas.has(schema.$id)) return
+      schemas.set(schema.$id, schema)
+      instance?.addSchema(schema)
+    },
+    get(): Ajv {
+      if (!instance) {
+        instance = addFormats(new Ajv({ ...common, ...options }))
+        for (const schema of schemas.values()) instance.addSchema(schema)
+      }
+      return instance
+    },
+  }
+}
+
+type AjvSet = Record<'body' | 'text', Record<'fast' | 'full', ReturnType<typeof lazyAjv>>>
 let ajvSet: AjvSet | undefined
 
 /**
- * Ajv instances are shared by every Fastify context and app: creating one (meta-schemas, formats) costs
- * tens of milliseconds, and Fastify asks for a validator per context that adds a schema. Shared schemas
- * ($id: Problem, User, Item) are added once.
+ * Ajv instances are shared by every Fastify context and app: Fastify asks for a validator per context that adds
+ * a schema. Shared schemas ($id: Problem, User, Item) are added once.
  */
 function sharedAjv(): AjvSet {
-  const ajv = (options: Options) => addFormats(new Ajv({ ...common, ...options }))
   return (ajvSet ??= {
-    body: { fast: ajv({ coerceTypes: false }), full: ajv({ coerceTypes: false, allErrors: true }) },
-    text: { fast: ajv({ coerceTypes: true }), full: ajv({ coerceTypes: true, allErrors: true }) },
+    body: { fast: lazyAjv({ coerceTypes: false }), full: lazyAjv({ coerceTypes: false, allErrors: true }) },
+    text: { fast: lazyAjv({ coerceTypes: true }), full: lazyAjv({ coerceTypes: true, allErrors: true }) },
   })
 }
 

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-/** The repository root: the nearest folder above this file holding package.json (works from src/ and dist/src/). */
+/** The repository root: the nearest folder above this file holding package.json (works from src/ and from the bundle in dist/). */
 export function findProjectRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from
   while (!existsSync(join(dir, 'package.json'))) {
