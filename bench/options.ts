@@ -35,7 +35,7 @@ const USAGE = `Usage: npm run bench -- [options]
   --items N                  items of the big owner (default 10000; --smoke: 1000)
   --only a,b                 only these scenarios (ids in docs/benchmark.md)
   --node-arg FLAG            pass a flag to Keel's node, repeatable (e.g. --node-arg=--cpu-prof)
-  --skip-build               use the existing dist/ instead of running tsc
+  --skip-build               use the existing dist/ instead of building it
   --load-gen wrk|autocannon  load generator (default wrk when installed, else autocannon)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 

@@ -186,7 +186,7 @@ async function main(): Promise<number> {
   const report = newReport(options, new Date())
   log(`Keel bench: engine ${options.engine}, WORKERS=${options.workers}, ${options.connections} connections, ${options.durationSeconds} s per scenario`)
   if (!options.skipBuild) {
-    log('▶ building (tsc -p tsconfig.build.json)')
+    log('▶ building (npm run build: the bundle in dist/)')
     buildKeel(root)
   }
 
