@@ -92,9 +92,9 @@ describe.skipIf(!serverUrl)('the server process as a cluster on PostgreSQL', () 
     const { createTestDatabase } = await import('./helpers/database.js')
     const fresh = await createTestDatabase()
     await fresh.database.close()
+    const port = String(await freePort())
+    const keel = startKeel({ DATABASE_URL: fresh.url!, WORKERS: '2', PORT: port, RATE_LIMIT_PER_MINUTE: '6', LOG_LEVEL: 'info' })
     try {
-      const port = String(await freePort())
-      const keel = startKeel({ DATABASE_URL: fresh.url!, WORKERS: '2', PORT: port, RATE_LIMIT_PER_MINUTE: '6', LOG_LEVEL: 'info' })
       await waitReady(`http://127.0.0.1:${port}`, keel.child)
       // Workers start listening one after the other: wait for both before spreading connections over them.
       for (let i = 0; i < 300 && (keel.output().match(/Keel ready/g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 100))
@@ -107,6 +107,11 @@ describe.skipIf(!serverUrl)('the server process as a cluster on PostgreSQL', () 
       keel.child.kill('SIGTERM')
       expect(await keel.exited).toBe(0)
     } finally {
+      // A failed assertion must not leave a cluster running (its workers would outlive the test run).
+      if (keel.child.exitCode === null) {
+        keel.child.kill('SIGKILL')
+        await keel.exited
+      }
       await fresh.drop()
     }
   }, 120_000)
