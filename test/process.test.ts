@@ -80,6 +80,25 @@ describe.skipIf(serverUrl)('the server process on the embedded engine', () => {
     expect(await fourth.exited).toBe(0)
   }, 120_000)
 
+  it('SIGTERM sent to `npm start` reaches the server, which drains and exits 0: nothing is left running', async () => {
+    const env = { DATA_DIR: mkdtempSync(join(tmpdir(), 'keel-proc-')), PORT: String(await freePort()) }
+    const base = `http://127.0.0.1:${env.PORT}`
+    const npm = spawn('npm', ['start'], { env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    npm.stdout!.on('data', (d) => { output += d })
+    npm.stderr!.on('data', (d) => { output += d })
+    const exited = once(npm, 'exit').then(([code]) => code as number | null)
+    try {
+      await waitReady(base, npm)
+      npm.kill('SIGTERM') // npm's own process, not the server's: npm must pass the signal on
+      expect(await exited).toBe(0)
+      expect(output).toMatch(/"msg":"stopped"/)
+      await expect(fetch(`${base}/healthz`)).rejects.toThrow()
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL')
+    }
+  }, 120_000)
+
   it('stops with one clear line for bad configuration', async () => {
     const run = startKeel({ PORT: 'eighty', DATA_DIR: mkdtempSync(join(tmpdir(), 'keel-proc-')) })
     expect(await run.exited).toBe(1)
