@@ -41,16 +41,22 @@ describe('a database that cannot be reached', () => {
   })
 })
 
-/** A TCP proxy in front of PostgreSQL that the test can cut and restore, like a network outage. */
-async function startProxy(target: URL): Promise<{ port: number; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+/**
+ * A TCP proxy in front of PostgreSQL that the test can cut and restore, like a network outage, or stall: connections
+ * stay open and are accepted, but nothing is forwarded any more, like a server that hangs.
+ */
+async function startProxy(target: URL): Promise<{ port: number; cut(): Promise<void>; stall(): void; restore(): Promise<void>; close(): Promise<void> }> {
   const sockets = new Set<Socket>()
   let server: Server
   let port = 0
+  let stalled = false
   const listen = async () => {
+    stalled = false
     server = createServer((client) => {
       const upstream = connect(Number(target.port || 5432), target.hostname)
       for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()) }
-      client.pipe(upstream).pipe(client)
+      client.on('data', (chunk) => { if (!stalled) upstream.write(chunk) })
+      upstream.on('data', (chunk) => { if (!stalled) client.write(chunk) })
     })
     server.listen(port, '127.0.0.1')
     await once(server, 'listening')
@@ -60,8 +66,9 @@ async function startProxy(target: URL): Promise<{ port: number; cut(): Promise<v
     for (const s of sockets) s.destroy()
     await new Promise((resolve) => server.close(resolve))
   }
+  const stall = () => { stalled = true }
   await listen()
-  return { port, cut, restore: listen, close: cut }
+  return { port, cut, stall, restore: async () => { await cut(); await listen() }, close: cut }
 }
 
 describe.skipIf(!serverUrl)('PostgreSQL going away and coming back', () => {
@@ -95,6 +102,23 @@ describe.skipIf(!serverUrl)('PostgreSQL going away and coming back', () => {
     expectProblem(await t.app.inject({ url: '/api/v1/items', headers: user.headers }), 503)
     expectProblem(await t.app.inject('/readyz'), 503)
     expect(Date.now() - started).toBeLessThan(4_000)
+    await proxy.restore()
+    let status = 0
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await t.app.inject({ url: '/api/v1/items', headers: user.headers })).statusCode
+      if (status !== 200) await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(status).toBe(200)
+  })
+
+  it('answers 503 within 2 s while PostgreSQL hangs, more requests than connections included, and recovers', async () => {
+    const user = await createUser(t.app)
+    proxy.stall()
+    const started = Date.now()
+    // Six requests on a pool of four: two wait for a connection that never comes back.
+    const answers = await Promise.all(Array.from({ length: 6 }, () => t.app.inject({ url: '/api/v1/items', headers: user.headers })))
+    expect(Date.now() - started).toBeLessThan(2_000)
+    for (const res of answers) expectProblem(res, 503)
     await proxy.restore()
     let status = 0
     for (let i = 0; i < 50 && status !== 200; i++) {
@@ -184,11 +208,13 @@ describe.skipIf(!hasRedis && process.env.CI !== 'true')('Redis shared by two ins
   })
 
   it('counts login attempts for one email across both instances', async () => {
-    // A fresh email and a fresh client address per attempt: only the per-email login counter can add up.
+    // A fresh email and a fresh client address per attempt: only the per-email login counter can add up. The
+    // addresses differ in their first 56 bits: the global limit counts an IPv6 client by its /56, in Redis, across runs.
     const email = uniqueEmail('shared-login')
+    const hex = () => randomUUID().slice(0, 4)
     const responses = []
     for (const t of [a, b, a, b]) {
-      const remoteAddress = `fd00::${randomUUID().slice(0, 4)}:${randomUUID().slice(0, 4)}`
+      const remoteAddress = `fd${hex().slice(0, 2)}:${hex()}:${hex()}:${hex()}::1`
       responses.push(await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email, password: 'wrong-password' }, remoteAddress }))
     }
     expect(responses.map((r) => r.statusCode)).toEqual([401, 401, 401, 429])

@@ -57,12 +57,13 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
 async function createPostgresDatabase(url: string, options: DatabaseOptions): Promise<Database> {
   const { default: pg } = await import('pg')
   const { drizzle: drizzlePg } = await import('drizzle-orm/node-postgres')
-  const queryTimeout = options.queryTimeoutMs ?? 1_800
+  const queryTimeout = options.queryTimeoutMs ?? 1_500
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize ?? 10,
-    // Both bounds keep a request that needs an unreachable database under the SPEC's 2 s before it answers 503.
-    connectionTimeoutMillis: 1_500,
+    // Both bounds keep a request that needs an unreachable or hanging database under the SPEC's 2 s before it
+    // answers 503. Waiting for a pooled connection (same bound) gives up before stalled queries free theirs.
+    connectionTimeoutMillis: 1_200,
     query_timeout: queryTimeout,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
