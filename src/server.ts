@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import type { Database } from './db/client.js'
+import type { RefreshTokensRepository } from './modules/auth/refresh-tokens.repository.js'
 import { DataDirLockedError } from './db/data-dir-lock.js'
 import { createLogger } from './logger.js'
 import { serveClusterCounters } from './shared/cluster-counter-store.js'
@@ -32,9 +33,13 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
   const { createDatabase } = await import('./db/client.js')
   const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
   let app: FastifyInstance | undefined
+  let tokens: RefreshTokensRepository
   try {
     if (cluster.isPrimary) await prepareDatabase(config, database, logger)
-    const { buildApp } = await import('./app.js')
+    const [{ buildApp }, { createRefreshTokensRepository }] = await Promise.all([
+      import('./app.js'), import('./modules/auth/refresh-tokens.repository.js'),
+    ])
+    tokens = createRefreshTokensRepository(database.db)
     app = await buildApp({ config, database, logger })
     if (cluster.isWorker) await databasePrepared()
     await app.listen({ host: config.host, port: config.port })
@@ -45,8 +50,7 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
   }
   logger.info({ engine: database.engine, startup_ms: Math.round(performance.now() - started) }, `Keel ready: docs at http://${config.host}:${config.port}/docs`)
 
-  const { createRefreshTokensRepository } = await import('./modules/auth/refresh-tokens.repository.js')
-  const tokens = createRefreshTokensRepository(database.db)
+  // Nothing is awaited from listen() to the signal handlers below: a SIGTERM right after start still drains.
   const sweeper = setInterval(() => {
     tokens.deleteExpired().catch((err: unknown) => logger.warn({ err }, 'expired refresh token clean-up failed'))
   }, HOUR_MS)

@@ -1,5 +1,6 @@
 import { SerializerSelector } from '@fastify/fast-json-stringify-compiler'
 import type { FastifySerializerCompiler } from 'fastify'
+import { compileOnce } from './validation.js'
 
 type RouteSchema = Parameters<FastifySerializerCompiler<unknown>>[0]
 
@@ -11,7 +12,7 @@ type RouteSchema = Parameters<FastifySerializerCompiler<unknown>>[0]
 export function buildSerializer(externalSchemas: unknown, options: unknown): FastifySerializerCompiler<unknown> {
   const compile = SerializerSelector()(externalSchemas, options as never) as (route: RouteSchema) => (data: unknown) => string
   return (route) => {
-    let serialize: ((data: unknown) => string) | undefined
-    return (data) => (serialize ??= compile(route))(data)
+    const serializer = compileOnce(() => compile(route))
+    return (data) => serializer()(data)
   }
 }

@@ -33,22 +33,36 @@ type Validate = ((data: unknown) => boolean) & { errors?: unknown[] | null }
  * schema Ajv cannot compile still fails the build.
  */
 function failFastThenList(compileFast: () => Validate, compileFull: () => Validate): Validate {
-  let fast: Validate | undefined
-  let full: Validate | undefined
+  const fast = compileOnce(compileFast)
+  const full = compileOnce(compileFull)
   const validate: Validate = (data) => {
-    fast ??= compileFast()
-    if (fast(data)) return true
+    if (fast()(data)) return true
     if (countValues(data, MAX_VALUES_FOR_ALL_ERRORS) <= MAX_VALUES_FOR_ALL_ERRORS) {
-      full ??= compileFull()
-      if (!full(data)) {
-        validate.errors = full.errors
+      if (!full()(data)) {
+        validate.errors = full().errors
         return false
       }
     }
-    validate.errors = fast.errors
+    validate.errors = fast().errors
     return false
   }
   return validate
+}
+
+/** Compiles on first use and keeps the outcome: a schema that fails to compile throws the same error each time, without compiling again. */
+export function compileOnce<T>(compile: () => T): () => T {
+  let outcome: { value: T } | { error: unknown } | undefined
+  return () => {
+    if (!outcome) {
+      try {
+        outcome = { value: compile() }
+      } catch (error) {
+        outcome = { error }
+      }
+    }
+    if ('error' in outcome) throw outcome.error
+    return outcome.value
+  }
 }
 
 /**

@@ -87,12 +87,37 @@ describe('cluster counter store', () => {
     await Promise.all([worker.close(), shared.close()])
   })
 
-  it('rejects a hit the channel could not send', async () => {
+  it('counts in the worker when the primary cannot be reached, instead of failing the request', async () => {
     const store = createClusterCounterStore({
       send: (_m, _h, _o, callback) => { callback?.(new Error('channel closed')); return false },
       on: () => undefined,
       off: () => undefined,
     })
-    await expect(store.hit('k', 1_000)).rejects.toThrow('channel closed')
+    expect((await store.hit('k', 1_000)).count).toBe(1)
+    expect((await store.hit('k', 1_000, 10)).count).toBe(2)
+    await store.close()
+  })
+
+  it('gives back what an idle lease did not spend, so a client moving to another worker gets its whole limit', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setInterval'] })
+    const shared = createMemoryCounterStore()
+    const [a, b] = [pipe(), pipe()]
+    serveClusterCounters(a.primary, shared, 2)
+    serveClusterCounters(b.primary, shared, 2)
+    const [workerA, workerB] = [createClusterCounterStore(a.worker()), createClusterCounterStore(b.worker())]
+    const max = 100
+    let allowed = 0
+    const hitA = async (times: number) => {
+      for (let i = 0; i < times; i++) if ((await workerA.hit('ip:4', 60_000, max)).count <= max) allowed++
+    }
+    // One request through B leases a share of the window; every later one goes to A.
+    if ((await workerB.hit('ip:4', 60_000, max)).count <= max) allowed++
+    await hitA(150)
+    expect(allowed).toBeLessThan(max) // B still holds the rest of its lease
+    vi.advanceTimersByTime(1_100) // B's lease is idle for a second: its sweeper gives it back
+    await new Promise((resolve) => setImmediate(resolve))
+    await hitA(150)
+    expect(allowed).toBe(max)
+    await Promise.all([workerA.close(), workerB.close(), shared.close()])
   })
 })

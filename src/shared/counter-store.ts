@@ -25,7 +25,8 @@ export interface Lease {
   granted: number
   /** Hits counted in the window, the grant included. */
   count: number
-  resetMs: number
+  /** When the window ends (epoch ms): one clock for the primary and its workers, so a lease never outlives it. */
+  resetAt: number
 }
 
 export interface MemoryCounterStore extends CounterStore {
@@ -34,6 +35,8 @@ export interface MemoryCounterStore extends CounterStore {
    * once: the sum of all grants never exceeds `max`, and grants shrink as the limit nears.
    */
   reserve(key: string, windowMs: number, max: number, parts: number): Lease
+  /** Gives back `hits` of a lease that went unspent, if the window it came from (`resetAt`) is still the current one. */
+  release(key: string, resetAt: number, hits: number): void
 }
 
 export function createMemoryCounterStore(): MemoryCounterStore {
@@ -65,7 +68,11 @@ export function createMemoryCounterStore(): MemoryCounterStore {
       const left = max - w.count
       const granted = left > 0 ? Math.max(1, Math.floor(left / parts)) : 0
       w.count += granted
-      return { granted, count: w.count, resetMs: w.resetAt - now }
+      return { granted, count: w.count, resetAt: w.resetAt }
+    },
+    release(key, resetAt, hits) {
+      const w = windows.get(key)
+      if (w && w.resetAt === resetAt) w.count = Math.max(0, w.count - hits)
     },
     async close() {
       clearInterval(sweeper)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { and, asc, count, desc, sql, type SQL } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { Type } from 'typebox'
@@ -52,7 +53,9 @@ export function createPagedLists<T>(db: Db, name: string, table: PgTable, column
   const prepare = (key: string, shape: ListShape) => {
     const where = and(...shape.where)
     const filter = where ? sql` where ${where}` : sql``
-    const id = `${name}_${statements.size}`
+    // Named after the shape, not the order shapes were first used: a name always stands for the same SQL, on
+    // every connection, whichever repository instance prepared it first.
+    const id = `${name}_${createHash('sha1').update(key).digest('hex').slice(0, 12)}`
     const prepared = {
       page: db.select({ ...columns, [TOTAL]: sql<number>`(select count(*) from ${table}${filter})`.mapWith(Number) })
         .from(table).where(where).orderBy(...shape.orderBy)
