@@ -23,6 +23,15 @@ function pipe() {
 
 afterEach(() => { vi.useRealTimers() })
 
+/** A primary's store with two workers talking to it over in-memory pipes. */
+function twoWorkers() {
+  const shared = createMemoryCounterStore()
+  const [a, b] = [pipe(), pipe()]
+  serveClusterCounters(a.primary, shared, 2)
+  serveClusterCounters(b.primary, shared, 2)
+  return { shared, a, b, workerA: createClusterCounterStore(a.worker()), workerB: createClusterCounterStore(b.worker()) }
+}
+
 describe('cluster counter store', () => {
   it('counts the hits of every worker in the primary', async () => {
     const shared = createMemoryCounterStore()
@@ -42,11 +51,7 @@ describe('cluster counter store', () => {
   })
 
   it('answers limited hits from leases: far fewer round trips, never more than max allowed across workers', async () => {
-    const shared = createMemoryCounterStore()
-    const [a, b] = [pipe(), pipe()]
-    serveClusterCounters(a.primary, shared, 2)
-    serveClusterCounters(b.primary, shared, 2)
-    const [workerA, workerB] = [createClusterCounterStore(a.worker()), createClusterCounterStore(b.worker())]
+    const { shared, a, b, workerA, workerB } = twoWorkers()
     const max = 600
     // Both workers hammer one client's window, concurrently, well past the limit.
     const hits = await Promise.all(Array.from({ length: 800 }, (_, i) => (i % 2 ? workerA : workerB).hit('ip:1', 60_000, max)))
@@ -63,11 +68,7 @@ describe('cluster counter store', () => {
   })
 
   it('counts a small limit exactly: one client alternating between workers gets exactly max', async () => {
-    const shared = createMemoryCounterStore()
-    const [a, b] = [pipe(), pipe()]
-    serveClusterCounters(a.primary, shared, 2)
-    serveClusterCounters(b.primary, shared, 2)
-    const [workerA, workerB] = [createClusterCounterStore(a.worker()), createClusterCounterStore(b.worker())]
+    const { shared, workerA, workerB } = twoWorkers()
     const counts = []
     for (let i = 0; i < 8; i++) counts.push((await (i % 2 ? workerA : workerB).hit('ip:2', 60_000, 6)).count)
     expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7, 7])
@@ -100,11 +101,7 @@ describe('cluster counter store', () => {
 
   it('gives back what an idle lease did not spend, so a client moving to another worker gets its whole limit', async () => {
     vi.useFakeTimers({ toFake: ['Date', 'setInterval'] })
-    const shared = createMemoryCounterStore()
-    const [a, b] = [pipe(), pipe()]
-    serveClusterCounters(a.primary, shared, 2)
-    serveClusterCounters(b.primary, shared, 2)
-    const [workerA, workerB] = [createClusterCounterStore(a.worker()), createClusterCounterStore(b.worker())]
+    const { shared, workerA, workerB } = twoWorkers()
     const max = 100
     let allowed = 0
     const hitA = async (times: number) => {
