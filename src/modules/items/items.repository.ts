@@ -21,7 +21,7 @@ export function createItemsRepository(db: Db) {
     filters: {
       is_active: { where: (value) => eq(items.is_active, value) },
       // `q` is a substring of the name: %, _ and \ in it match literally.
-      q: { where: (value) => ilike(items.name, value), param: (q: string) => likeContains(q) },
+      q: { where: (value) => ilike(items.name, value), param: likeContains },
     },
   })
 }
