@@ -52,7 +52,7 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
 
   // Nothing is awaited from listen() to the signal handlers below: a SIGTERM right after start still drains.
   const sweeper = setInterval(() => {
-    tokens.deleteExpired().catch((err: unknown) => logger.warn({ err }, 'expired refresh token clean-up failed'))
+    tokens.sweepExpired().catch((err: unknown) => logger.warn({ err }, 'expired refresh token clean-up failed'))
   }, HOUR_MS)
   sweeper.unref()
 
@@ -161,7 +161,7 @@ async function prepareDatabase(config: Config, database: Database, logger: Logge
     const applied = await createMigrator(database).migrate()
     if (applied.length) logger.info({ applied }, 'migrations applied')
   }
-  await createRefreshTokensRepository(database.db).deleteExpired()
+  await createRefreshTokensRepository(database.db).sweepExpired()
   if (config.firstSuperuser) {
     const created = await createUsersService(database.db, config).ensureSuperuser(config.firstSuperuser.email, config.firstSuperuser.password)
     if (created) logger.info({ email: config.firstSuperuser.email }, 'first superuser created')

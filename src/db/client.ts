@@ -6,6 +6,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import { acquireDataDirLock } from './data-dir-lock.js'
+import { discardTimedOutClients } from './pool-guard.js'
 
 /** The Drizzle handle every repository uses; the same type on PGlite and on node-postgres. */
 export type Db = PgDatabase<PgQueryResultHKT>
@@ -70,6 +71,7 @@ async function createPostgresDatabase(url: string, options: DatabaseOptions): Pr
   })
   // An idle client losing its server emits here; unhandled it would crash the process.
   pool.on('error', (err) => options.logger?.warn({ err }, 'idle database connection failed'))
+  discardTimedOutClients(pool)
   const db = drizzlePg({ client: pool })
   return {
     db,

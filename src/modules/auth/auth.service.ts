@@ -50,7 +50,6 @@ export function createAuthService(db: Db, config: Config) {
       }
       if (!(await verifyPassword(password, user.hashed_password))) throw new UnauthorizedError(BAD_CREDENTIALS)
       if (!user.is_active) throw new ForbiddenError('This account is disabled')
-      await refreshTokens.deleteExpired(user.id)
       return db.transaction(async (tx) => {
         // bcrypt took a while: if the password or the account changed meanwhile, the check above proves nothing.
         const current = await users.lockForAuth(user.id, tx)
@@ -58,6 +57,7 @@ export function createAuthService(db: Db, config: Config) {
           throw new UnauthorizedError(BAD_CREDENTIALS)
         }
         if (!current.is_active) throw new ForbiddenError('This account is disabled')
+        await refreshTokens.deleteExpired(user.id, tx)
         return issue(user.id, current.token_version, randomUUID(), tx)
       })
     },
@@ -93,7 +93,12 @@ export function createAuthService(db: Db, config: Config) {
     /** Ends the session (the token's family). Idempotent: unknown, expired or revoked tokens are fine. */
     async logout(token: string): Promise<void> {
       const row = await refreshTokens.findByHash(hashRefreshToken(token))
-      if (row) await refreshTokens.revokeFamily(row.family_id)
+      if (!row) return
+      // The user row first, like every other path on this user's tokens (see lockForAuth).
+      await db.transaction(async (tx) => {
+        await users.lockForAuth(row.user_id, tx)
+        await refreshTokens.revokeFamily(row.family_id, tx)
+      })
     },
   }
 }

@@ -245,7 +245,7 @@ describe('POST /api/v1/auth/refresh', () => {
 })
 
 describe('expired refresh-token sweep', () => {
-  it('deleteExpired() without a user removes every user\'s expired tokens and keeps live ones', async () => {
+  it('sweepExpired() removes every user\'s expired tokens and keeps live ones', async () => {
     const repo = createRefreshTokensRepository(t.database.db)
     const [a, b] = [await createUser(t.app), await createUser(t.app)]
     for (const user of [a, b]) {
@@ -253,7 +253,7 @@ describe('expired refresh-token sweep', () => {
     }
     const tokensOf = (userId: number) => t.database.db.select().from(refreshTokens).where(eq(refreshTokens.user_id, userId))
     expect(await tokensOf(a.id)).toHaveLength(2)
-    expect(await repo.deleteExpired()).toBeGreaterThanOrEqual(2)
+    expect(await repo.sweepExpired()).toBeGreaterThanOrEqual(2)
     for (const user of [a, b]) {
       const rows = await tokensOf(user.id)
       expect(rows.map((r) => r.token_hash)).toEqual([hashRefreshToken(user.refreshToken)])

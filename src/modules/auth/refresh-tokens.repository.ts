@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, sql } from 'drizzle-orm'
+import { and, eq, inArray, isNull, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { refreshTokens } from './refresh-tokens.table.js'
 
@@ -31,11 +31,21 @@ export function createRefreshTokensRepository(db: Db) {
         .where(and(eq(refreshTokens.user_id, userId), isNull(refreshTokens.revoked_at)))
     },
 
-    /** Drops expired tokens (of one user, or of everyone): past expiry they prove nothing, not even reuse. */
-    async deleteExpired(userId?: number): Promise<number> {
-      const expired = lt(refreshTokens.expires_at, sql`now()`)
-      const rows = await db.delete(refreshTokens)
-        .where(userId === undefined ? expired : and(eq(refreshTokens.user_id, userId), expired))
+    /** Drops one user's expired tokens: past expiry they prove nothing, not even reuse. Call it holding the user's lock. */
+    async deleteExpired(userId: number, tx: Db = db): Promise<number> {
+      const rows = await tx.delete(refreshTokens)
+        .where(and(eq(refreshTokens.user_id, userId), lt(refreshTokens.expires_at, sql`now()`)))
+        .returning({ id: refreshTokens.id })
+      return rows.length
+    },
+
+    /**
+     * Drops every user's expired tokens without taking user locks, so it skips rows another transaction holds
+     * (they go at the next sweep) instead of waiting on them out of lock order.
+     */
+    async sweepExpired(): Promise<number> {
+      const rows = await db.delete(refreshTokens).where(inArray(refreshTokens.id,
+        db.select({ id: refreshTokens.id }).from(refreshTokens).where(lt(refreshTokens.expires_at, sql`now()`)).for('update', { skipLocked: true })))
         .returning({ id: refreshTokens.id })
       return rows.length
     },

@@ -75,12 +75,14 @@ export function createUsersRepository(db: Db) {
     },
 
     /**
-     * Reads what a token decision rests on and holds a share lock on the row until `tx` ends, so a concurrent
-     * password change, deactivation or deletion either happens before (and is seen) or waits for us.
+     * Reads what a token decision rests on and locks the row until `tx` ends, so a concurrent password change,
+     * deactivation or deletion either happens before (and is seen) or waits for us. Every path that touches a user's
+     * tokens takes this lock first, then token rows: one lock order, so no deadlock. It is FOR NO KEY UPDATE, not
+     * FOR SHARE: two holders of a share lock that both go on to update the row (reuse bumps token_version) deadlock.
      */
     async lockForAuth(id: number, tx: Db) {
       const [row] = await tx.select({ is_active: users.is_active, token_version: users.token_version, hashed_password: users.hashed_password })
-        .from(users).where(eq(users.id, id)).for('share')
+        .from(users).where(eq(users.id, id)).for('no key update')
       return row
     },
 
