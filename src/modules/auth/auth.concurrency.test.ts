@@ -48,7 +48,8 @@ describe('a mix of token paths on one user at once', () => {
     ])
     expect(answers.filter((a) => a.statusCode >= 500).map((a) => a.body)).toEqual([])
     expect(answers.at(-1)!.statusCode).toBe(200)
-    // Whatever won each race, the deactivation came last for every token: none of them refreshes now.
+    // Whatever won each race, none of the new tokens refreshes now: the deactivation revoked every token issued before
+    // it, and a refresh after it finds the user inactive.
     const after = await Promise.all(answers.slice(0, 20).filter((a) => a.statusCode === 200)
       .map((a) => refresh(a.json<{ refresh_token: string }>().refresh_token)))
     expect(after.filter((a) => a.statusCode !== 401).map((a) => a.statusCode)).toEqual([])
