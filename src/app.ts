@@ -6,6 +6,7 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
+import { drainPlugin } from './plugins/drain.js'
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { inFlightPlugin } from './plugins/in-flight.js'
 import { openapiPlugin } from './plugins/openapi.js'
@@ -51,7 +52,9 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     connectionTimeout: 60_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
-    return503OnClosing: true,
+    // Once closing (after the drain window), a request that still arrives on an open connection is served, not
+    // refused: its answer carries Connection: close (plugins/drain.ts), and idle connections are closed at once.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Long enough that an absurd id reaches validation (422); past it the router answers 414.
     routerOptions: { maxParamLength: 1_000 },
@@ -74,6 +77,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   })
 
   await app.register(inFlightPlugin)
+  await app.register(drainPlugin)
   await app.register(errorsPlugin)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(bodyParsersPlugin)

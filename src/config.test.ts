@@ -53,6 +53,14 @@ describe('loadConfig', () => {
     }
   })
 
+  it('SHUTDOWN_DRAIN_SECONDS: 5 in production, 0 otherwise, or as given', () => {
+    expect(loadConfig({ DATA_DIR: dataDir() }).shutdownDrainSeconds).toBe(0)
+    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).shutdownDrainSeconds).toBe(5)
+    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SHUTDOWN_DRAIN_SECONDS: '0' }).shutdownDrainSeconds).toBe(0)
+    expect(loadConfig({ DATA_DIR: dataDir(), SHUTDOWN_DRAIN_SECONDS: '2.5' }).shutdownDrainSeconds).toBe(2.5)
+    expect(() => loadConfig({ DATA_DIR: dataDir(), SHUTDOWN_DRAIN_SECONDS: '-1' })).toThrow(/SHUTDOWN_DRAIN_SECONDS/)
+  })
+
   it('accepts a strong key in production', () => {
     expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).secretKey).toBe('k'.repeat(32))
   })

@@ -27,6 +27,7 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   WORKERS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], { default: 1 }),
+  SHUTDOWN_DRAIN_SECONDS: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -54,6 +55,8 @@ export interface Config {
   readonly trustProxy: false | readonly string[]
   readonly logLevel: string
   readonly workers: number
+  /** After SIGTERM: how long /readyz answers 503 while requests are still served (SPEC §7); then the server closes. */
+  readonly shutdownDrainSeconds: number
 }
 
 /** Raised for bad configuration: one message naming the variable, printed without a stack by server.ts. */
@@ -116,6 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL,
     workers,
+    // A load balancer needs a few health checks to notice /readyz turned 503; locally nobody is watching.
+    shutdownDrainSeconds: e.SHUTDOWN_DRAIN_SECONDS ?? (isProduction ? 5 : 0),
   })
 }
 

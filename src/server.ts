@@ -15,7 +15,7 @@ import { loadEnvFile } from './shared/env-file.js'
 
 const HOUR_MS = 3_600_000
 
-/** Start-up: config, database, migrations, first superuser, app, listen; SIGTERM/SIGINT drain and exit 0. */
+/** Start-up: config, database, migrations, first superuser, app, listen; SIGTERM/SIGINT drain (SPEC §7) and exit 0. */
 async function main(): Promise<void> {
   loadEnvFile()
   const config = loadConfig()
@@ -30,53 +30,80 @@ async function main(): Promise<void> {
 /** One process serving HTTP: the only one, or a cluster worker (the primary already prepared the database). */
 async function startServer(config: Config, logger: Logger): Promise<void> {
   const started = performance.now()
+  // From the first moment, so a signal during start-up drains once started instead of killing the process.
+  // `on`, not `once`: the same signal often arrives twice (from npm passing it on, and to the whole process
+  // group from systemd or a terminal), and a second one must not fall back to the default, killing action.
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    process.on('SIGTERM', () => resolve('SIGTERM'))
+    process.on('SIGINT', () => resolve('SIGINT'))
+  })
   const { createDatabase } = await import('./db/client.js')
   const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
-  let app: FastifyInstance | undefined
-  let tokens: RefreshTokensRepository
-  try {
-    if (cluster.isPrimary) await prepareDatabase(config, database, logger)
-    const [{ buildApp }, { createRefreshTokensRepository }] = await Promise.all([
-      import('./app.js'), import('./modules/auth/refresh-tokens.repository.js'),
-    ])
-    tokens = createRefreshTokensRepository(database.db)
-    app = await buildApp({ config, database, logger })
-    if (cluster.isWorker) await databasePrepared()
-    await app.listen({ host: config.host, port: config.port })
-  } catch (err) {
-    await app?.close()
-    await database.close()
-    throw err
-  }
+  const { app, tokens } = await listen(config, database, logger)
   logger.info({ engine: database.engine, startup_ms: Math.round(performance.now() - started) }, `Keel ready: docs at http://${config.host}:${config.port}/docs`)
 
-  // Nothing is awaited from listen() to the signal handlers below: a SIGTERM right after start still drains.
   const sweeper = setInterval(() => {
     tokens.sweepExpired().catch((err: unknown) => logger.warn({ err }, 'expired refresh token clean-up failed'))
   }, HOUR_MS)
   sweeper.unref()
 
-  let stopping = false
-  const stop = (signal: string) => {
-    if (stopping) return
-    stopping = true
-    logger.info({ signal }, 'stopping: finishing in-flight requests')
-    clearInterval(sweeper)
-    // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, waits for in-flight ones.
-    app!.close()
-      .then(() => app!.waitForHandlers(10_000))
-      .then(() => database.close())
-      .then(() => {
-        logger.info('stopped')
-        logger.flush?.()
-        process.exit(0)
-      }, (err: unknown) => {
-        logger.error({ err }, 'unclean shutdown')
-        process.exit(1)
-      })
+  const signal = await signalled
+  clearInterval(sweeper)
+  try {
+    await drainAndClose(app, config, logger, signal)
+    await database.close()
+  } catch (err) {
+    logger.error({ err }, 'unclean shutdown')
+    process.exit(1)
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  logger.info('stopped')
+  logger.flush?.()
+  process.exit(0)
+}
+
+/** Prepares the database (unless a cluster primary did), builds the app and listens; closes both on failure. */
+async function listen(config: Config, database: Database, logger: Logger): Promise<{ app: FastifyInstance; tokens: RefreshTokensRepository }> {
+  let app: FastifyInstance | undefined
+  try {
+    if (cluster.isPrimary) await prepareDatabase(config, database, logger)
+    const [{ buildApp }, { createRefreshTokensRepository }] = await Promise.all([
+      import('./app.js'), import('./modules/auth/refresh-tokens.repository.js'),
+    ])
+    app = await buildApp({ config, database, logger })
+    if (cluster.isWorker) await databasePrepared()
+    await app.listen({ host: config.host, port: config.port })
+    return { app, tokens: createRefreshTokensRepository(database.db) }
+  } catch (err) {
+    await app?.close()
+    await database.close()
+    throw err
+  }
+}
+
+const IN_FLIGHT_GRACE_MS = 10_000
+
+/**
+ * SPEC §7 drain: /readyz turns 503 at once and every answer carries `Connection: close` while the server still
+ * accepts and serves for SHUTDOWN_DRAIN_SECONDS (the load balancer's health checks notice and move traffic away);
+ * then it stops accepting, closes idle connections and waits for the requests in flight, their answers written
+ * before their sockets close. Only a request still running IN_FLIGHT_GRACE_MS later loses its connection.
+ */
+async function drainAndClose(app: FastifyInstance, config: Config, logger: Logger, signal: NodeJS.Signals): Promise<void> {
+  app.beginDrain()
+  logger.info({ signal, drain_seconds: config.shutdownDrainSeconds }, 'stopping: draining (readiness is 503)')
+  await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1_000))
+  logger.info('stopping: no new connections, finishing in-flight requests')
+  const force = setTimeout(() => {
+    logger.warn({ grace_ms: IN_FLIGHT_GRACE_MS }, 'requests still in flight after the grace period: closing their connections')
+    app.server.closeAllConnections()
+  }, IN_FLIGHT_GRACE_MS)
+  try {
+    await app.close()
+    // A handler whose client hung up is not holding a connection, but it may still be writing.
+    await app.waitForHandlers(IN_FLIGHT_GRACE_MS)
+  } finally {
+    clearTimeout(force)
+  }
 }
 
 const DATABASE_READY = { type: 'keel:database-ready' }
@@ -105,6 +132,7 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   cluster.on('exit', (worker, code, signal) => {
     waiting.delete(worker)
     if (stopping) {
+      if (code !== 0) process.exitCode = 1
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(process.exitCode ?? 0)
       return
     }
@@ -117,8 +145,9 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
     logger.info({ signal, workers: config.workers }, 'stopping workers')
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill(signal)
   }
-  process.once('SIGTERM', () => stop('SIGTERM'))
-  process.once('SIGINT', () => stop('SIGINT'))
+  // `on`, not `once`: see startServer.
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
   logger.info({ workers: config.workers }, 'cluster primary started')
 
   try {

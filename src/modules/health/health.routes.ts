@@ -22,10 +22,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...common,
       operationId: 'getReadiness',
       summary: 'Readiness',
-      description: 'The database answers; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.',
+      description: 'The database answers and the process is not shutting down; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.',
       response: { 200: StatusSchema, ...problemResponses(503) },
     },
   }, async () => {
+    if (app.draining) throw new ServiceUnavailableError('This instance is shutting down')
     try {
       await app.database.ping()
     } catch (err) {
