@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description The database answers; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.
+         * @description The database answers and the process is not shutting down; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -403,6 +403,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getReadiness: {
@@ -430,6 +448,24 @@ export interface operations {
                         /** @example ok */
                         status: string;
                     };
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Database unavailable; see Retry-After */
@@ -554,7 +590,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -627,7 +663,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -639,7 +675,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -777,7 +813,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -832,7 +868,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -844,7 +880,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -949,7 +985,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -985,7 +1021,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -997,7 +1033,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1127,6 +1163,24 @@ export interface operations {
                          */
                         size: number;
                     };
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
@@ -1287,7 +1341,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1341,7 +1395,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1353,7 +1407,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1454,6 +1508,24 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
@@ -1558,6 +1630,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
@@ -1710,7 +1800,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1783,7 +1873,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1795,7 +1885,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1903,7 +1993,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1958,7 +2048,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1970,7 +2060,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2076,6 +2166,24 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -2126,6 +2234,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "detail": "Item not found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2218,6 +2344,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -2286,6 +2430,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "detail": "A user with this email already exists"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2417,7 +2579,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2526,7 +2688,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2538,7 +2718,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2674,6 +2854,24 @@ export interface operations {
                          */
                         size: number;
                     };
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
@@ -2820,7 +3018,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2875,7 +3073,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2887,7 +3085,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2993,6 +3191,24 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -3025,6 +3241,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "detail": "Item not found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3153,7 +3387,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3226,7 +3460,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3238,7 +3490,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3331,6 +3583,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -3363,6 +3633,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "detail": "Item not found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3491,7 +3779,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3564,7 +3852,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3576,7 +3882,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
