@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Readiness
-         * @description The database answers; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.
+         * @description The database answers and the process is not shutting down; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -414,7 +414,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Healthy */
+            /** @description Ready */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -423,12 +423,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "status": "ok"
+                     *       "status": "ok",
+                     *       "user_cache": "active",
+                     *       "listen": "listening"
                      *     }
                      */
                     "application/json": {
                         /** @example ok */
                         status: string;
+                        /** @description bypassed while user-change notifications are not known to arrive: every request reads its user from the database */
+                        user_cache: "active" | "bypassed";
+                        /** @description the LISTEN connection (DATABASE_LISTEN_URL): silent means LISTEN succeeded but a probe NOTIFY never arrived (a transaction pooler) */
+                        listen: "listening" | "connecting" | "silent";
                     };
                 };
             };
