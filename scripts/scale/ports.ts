@@ -32,3 +32,21 @@ export async function waitForPort(port: number, gaveUp: () => boolean = () => fa
   }
   throw new Error(`nothing listens on port ${port} after 10 s`)
 }
+
+/** The ports in [from, to] something already listens on. */
+export async function busyPorts(from: number, to: number): Promise<number[]> {
+  const busy: number[] = []
+  for (let port = from; port <= to; port++) {
+    const server = createServer()
+    server.listen(port, '127.0.0.1')
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('listening', () => resolve(true))
+      server.once('error', () => resolve(false))
+    })
+    if (free) {
+      server.close()
+      await once(server, 'close')
+    } else busy.push(port)
+  }
+  return busy
+}
