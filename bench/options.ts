@@ -27,6 +27,8 @@ export interface BenchOptions {
   wrk: string | undefined
   /** `pgbouncer`: compare item GET, list and POST direct and through PgBouncer (transaction) instead of the full run. */
   through: 'pgbouncer' | undefined
+  /** With --through: measured runs per scenario and variant (the median is reported). */
+  rounds: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -41,6 +43,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --load-gen wrk|autocannon  load generator (default wrk when installed, else autocannon)
   --through pgbouncer        item GET, list and POST direct, with DATABASE_POOLER=transaction, and through PgBouncer
                              in transaction mode, interleaved in one run (instead of the full scenario list)
+  --rounds N                 with --through: runs per scenario and variant, alternating order, median reported
+                             (default 3; --smoke: 1)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -66,6 +70,7 @@ const OPTIONS = {
   'skip-build': { type: 'boolean', default: false },
   'load-gen': { type: 'string' },
   through: { type: 'string' },
+  rounds: { type: 'string' },
   smoke: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const
@@ -111,6 +116,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     loadGenerator: wrk ? 'wrk' : 'autocannon',
     wrk,
     through: values.through,
+    rounds: positiveInt('rounds', values.rounds, smoke ? 1 : 3),
   }
 }
 

@@ -104,15 +104,23 @@ function referenceRows(refs: BenchReport['references']): string[] {
   return rows
 }
 
-/** One line per scenario: req/s and p99 of each variant, and each variant's req/s as a share of the direct one. */
+/** One line per scenario: median req/s (range) and p99 of each variant, and each median as a share of the direct one. */
 function poolerRows(c: PoolerComparison): string[] {
-  const header = ['scenario', ...POOLER_VARIANTS.flatMap((v) => [`${POOLER_VARIANT_TITLES[v]} req/s`, 'p99 ms']), 'ratio unnamed / direct', 'ratio PgBouncer / direct']
-  const lines = [`${c.pgbouncer}, pool_mode = transaction, default_pool_size = 20; each scenario on the three Keels in turn`, '', row(header),
-    `|---|${POOLER_VARIANTS.map(() => '--:|--:|').join('')}--:|--:|`]
+  const header = ['scenario', ...POOLER_VARIANTS.flatMap((v) => [`${POOLER_VARIANT_TITLES[v]} req/s`, 'p99 ms']), 'unnamed / direct', 'PgBouncer / direct']
+  const lines = [
+    `${c.pgbouncer}, pool_mode = transaction, default_pool_size = 20. Each scenario on the three Keels in turn, ${c.rounds} round(s) in`
+      + ' alternating order; req/s is the median run (lowest–highest in brackets), p99 that run\'s.', '', row(header),
+    `|---|${POOLER_VARIANTS.map(() => '--:|--:|').join('')}--:|--:|`,
+  ]
   for (const r of c.rows) {
     const direct = r.results.direct?.rps
     const ratio = (v: 'unnamed' | 'pgbouncer') => (direct && r.results[v] ? pct(r.results[v]!.rps / direct) : dash)
-    lines.push(row([r.title, ...POOLER_VARIANTS.flatMap((v) => [rate(r.results[v]?.rps ?? NaN), ms(r.results[v]?.latencyMs.p99)]), ratio('unnamed'), ratio('pgbouncer')]))
+    const spread = (v: typeof POOLER_VARIANTS[number]) => {
+      const runs = (r.runs[v] ?? []).map((x) => x.rps)
+      return runs.length > 1 ? ` (${rate(Math.min(...runs))}–${rate(Math.max(...runs))})` : ''
+    }
+    lines.push(row([r.title, ...POOLER_VARIANTS.flatMap((v) => [`${rate(r.results[v]?.rps ?? NaN)}${spread(v)}`, ms(r.results[v]?.latencyMs.p99)]),
+      ratio('unnamed'), ratio('pgbouncer')]))
   }
   return lines
 }
