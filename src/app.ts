@@ -11,6 +11,7 @@ import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { inFlightPlugin } from './plugins/in-flight.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { routeContractPlugin } from './plugins/route-contract.js'
 import { genRequestId } from './plugins/request-id.js'
 import { securityPlugin } from './plugins/security.js'
 import { buildSerializer } from './plugins/serialization.js'
@@ -79,6 +80,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   await app.register(inFlightPlugin)
   await app.register(drainPlugin)
   await app.register(errorsPlugin)
+  await app.register(routeContractPlugin)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(bodyParsersPlugin)
   await app.register(rateLimitPlugin, { store: counterStore, perMinute: config.rateLimitPerMinute })

@@ -403,6 +403,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getReadiness: {
@@ -436,6 +454,24 @@ export interface operations {
                         /** @description the LISTEN connection (DATABASE_LISTEN_URL): silent means LISTEN succeeded but a probe NOTIFY never arrived (a transaction pooler) */
                         listen: "listening" | "connecting" | "silent";
                     };
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Database unavailable; see Retry-After */
@@ -560,7 +596,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -633,7 +669,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -645,7 +681,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -783,7 +819,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -838,7 +874,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -850,7 +886,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -955,7 +991,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -991,7 +1027,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1003,7 +1039,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1133,6 +1169,24 @@ export interface operations {
                          */
                         size: number;
                     };
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
@@ -1293,7 +1347,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1347,7 +1401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1359,7 +1413,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1460,6 +1514,24 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
@@ -1564,6 +1636,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
@@ -1716,7 +1806,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1789,7 +1879,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1801,7 +1891,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1909,7 +1999,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1964,7 +2054,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1976,7 +2066,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2082,6 +2172,24 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -2132,6 +2240,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "detail": "Item not found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2224,6 +2350,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -2292,6 +2436,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "detail": "A user with this email already exists"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2423,7 +2585,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2532,7 +2694,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2544,7 +2724,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2680,6 +2860,24 @@ export interface operations {
                          */
                         size: number;
                     };
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
@@ -2826,7 +3024,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2881,7 +3079,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -2893,7 +3091,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2999,6 +3197,24 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -3031,6 +3247,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "detail": "Item not found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3159,7 +3393,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3232,7 +3466,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3244,7 +3496,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3337,6 +3589,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
             401: {
                 headers: {
@@ -3369,6 +3639,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "detail": "Item not found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3497,7 +3785,7 @@ export interface operations {
                     "application/json": components["schemas"]["Item"];
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3570,7 +3858,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description URL too long */
+            414: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 414,
+                     *       "title": "URI Too Long",
+                     *       "detail": "URI Too Long"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -3582,7 +3888,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

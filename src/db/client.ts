@@ -115,16 +115,16 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
   const { PGlite } = await import('@electric-sql/pglite')
   const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite')
   let client = options.pglite
-  let releaseLock: (() => void) | undefined
+  let releaseLock: (() => Promise<void>) | undefined
   if (!client) {
     const dataDir = options.dataDir ?? './data'
     mkdirSync(dataDir, { recursive: true })
     // PGlite does not lock its directory; two processes on one directory can lose committed writes.
-    releaseLock = acquireDataDirLock(dataDir)
+    releaseLock = await acquireDataDirLock(dataDir)
     try {
       client = await PGlite.create(join(dataDir, 'pgdata'))
     } catch (err) {
-      releaseLock()
+      await releaseLock()
       throw err
     }
   }
@@ -150,7 +150,7 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
     },
     close: once(async () => {
       await pglite.close()
-      releaseLock?.()
+      await releaseLock?.()
     }),
   }
 }

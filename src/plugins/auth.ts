@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { UnauthorizedError } from '../shared/errors.js'
+import { problemResponses } from '../shared/schemas.js'
 
 /** The authenticated caller, as the auth module resolves it from a bearer token. */
 export interface AuthUser {
@@ -41,6 +42,11 @@ function bearerToken(request: FastifyRequest): string {
  */
 export const authPlugin = fp(async (app: FastifyInstance, options: AuthPluginOptions) => {
   app.decorateRequest('user', null as unknown as AuthUser)
+  // The document declares the 401 of every route this plugin guards (see plugins/route-contract.ts).
+  app.addHook('onRoute', (route) => {
+    if (route.config?.public || !route.schema || route.schema.hide) return
+    route.schema.response = { ...problemResponses(401), ...(route.schema.response as object | undefined) }
+  })
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.public) return
     request.user = await options.resolveUser(bearerToken(request))

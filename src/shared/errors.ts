@@ -48,6 +48,12 @@ export class ConflictError extends AppError {
   constructor(detail: string) { super(409, 'Conflict', detail) }
 }
 
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(accepted: readonly string[]) {
+    super(415, 'Unsupported Media Type', `Send the request body as ${accepted.join(' or ')}`)
+  }
+}
+
 export class ValidationError extends AppError {
   constructor(errors: FieldError[], detail = 'Request validation failed') {
     super(422, 'Unprocessable Content', detail, { errors })

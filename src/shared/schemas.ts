@@ -15,13 +15,14 @@ export const ProblemSchema = Type.Object({
 const problemRef = Type.Unsafe<Static<typeof ProblemSchema>>(Type.Ref('Problem'))
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
-  400: 'Malformed request (invalid JSON or UTF-8)',
+  400: 'Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none',
   401: 'Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer)',
   403: 'Not allowed for this user',
   404: 'Not found',
   409: 'Conflicts with an existing resource',
   413: 'Body larger than 1 MiB',
-  415: 'Unsupported content type',
+  414: 'URL too long',
+  415: 'Body in a media type this operation does not take',
   422: 'Validation failed; `errors` lists each field',
   429: 'Rate limit exceeded; see Retry-After',
   503: 'Database unavailable; see Retry-After',
@@ -35,7 +36,8 @@ const PROBLEM_EXAMPLES: Record<number, Pick<Static<typeof ProblemSchema>, 'title
   404: { title: 'Not Found', detail: 'Item not found' },
   409: { title: 'Conflict', detail: 'A user with this email already exists' },
   413: { title: 'Content Too Large', detail: 'Request body is too large' },
-  415: { title: 'Unsupported Media Type', detail: 'Unsupported Media Type' },
+  414: { title: 'URI Too Long', detail: 'URI Too Long' },
+  415: { title: 'Unsupported Media Type', detail: 'Send the request body as application/json' },
   422: {
     title: 'Unprocessable Content',
     detail: 'Request validation failed',

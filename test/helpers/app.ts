@@ -7,7 +7,9 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import type { Database } from '../../src/db/client.js'
 import { createMigrator } from '../../src/db/migrator.js'
+import { inject } from 'vitest'
 import { createTestDatabase } from './database.js'
+import { recordResponses } from './response-log.js'
 
 export interface TestApp {
   app: FastifyInstance
@@ -31,12 +33,14 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   const { database, drop } = await createTestDatabase()
   await createMigrator(database).migrate()
   const app = await buildApp({ config, database, logger: pino({ level: config.logLevel }) })
+  const flushResponses = recordResponses(app, inject('responseLog'))
   await app.ready()
   return {
     app,
     config,
     database,
     async close() {
+      flushResponses()
       await app.close()
       await drop()
     },
