@@ -129,6 +129,13 @@ describe.skipIf(skipReason)(`through PgBouncer in transaction mode${skipReason ?
     expect((await api.inject({ url: '/api/v1/users/me', headers: user.headers })).statusCode).toBe(401)
   })
 
+  it('an unreachable DATABASE_LISTEN_URL: still ready, the cache bypassed, /readyz says connecting', async () => {
+    const api = await app(await open({ listenUrl: 'postgres://postgres@127.0.0.1:9/nothing' }))
+    const ready = await api.inject('/readyz')
+    expect(ready.statusCode).toBe(200)
+    expect(ready.json()).toEqual({ status: 'ok', user_cache: 'bypassed', listen: 'connecting' })
+  })
+
   it('without DATABASE_POOLER=transaction, the same reads fail (what the pooler setting prevents)', async () => {
     const api = await app(await open({ pooler: 'session' }))
     const user = await createUser(await app(await open())) // signing up might already fail on the session-mode app
