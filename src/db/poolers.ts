@@ -33,7 +33,8 @@ export function dropStatementNames(pool: pg.Pool): void {
   })
 }
 
-function withoutName(config: unknown): unknown {
+/** `config` without its `name` (a copy), or `config` itself when it has none or is a submittable. */
+export function withoutName(config: unknown): unknown {
   if (typeof config !== 'object' || config === null || !('name' in config) || !config.name) return config
   // A submittable (pg.Query, a cursor) carries its own behaviour on its prototype: never copied, never met here.
   if ('submit' in config) return config
