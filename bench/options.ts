@@ -25,6 +25,10 @@ export interface BenchOptions {
   loadGenerator: 'wrk' | 'autocannon'
   /** wrk's path when it is the load generator. */
   wrk: string | undefined
+  /** `pgbouncer`: compare item GET, list and POST direct and through PgBouncer (transaction) instead of the full run. */
+  through: 'pgbouncer' | undefined
+  /** With --through: measured runs per scenario and variant (the median is reported). */
+  rounds: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -37,6 +41,10 @@ const USAGE = `Usage: npm run bench -- [options]
   --node-arg FLAG            pass a flag to Keel's node, repeatable (e.g. --node-arg=--cpu-prof)
   --skip-build               use the existing dist/ instead of building it
   --load-gen wrk|autocannon  load generator (default wrk when installed, else autocannon)
+  --through pgbouncer        item GET, list and POST direct, with DATABASE_POOLER=transaction, and through PgBouncer
+                             in transaction mode, interleaved in one run (instead of the full scenario list)
+  --rounds N                 with --through: runs per scenario and variant, alternating order, median reported
+                             (default 3; --smoke: 1)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -61,6 +69,8 @@ const OPTIONS = {
   'node-arg': { type: 'string', multiple: true },
   'skip-build': { type: 'boolean', default: false },
   'load-gen': { type: 'string' },
+  through: { type: 'string' },
+  rounds: { type: 'string' },
   smoke: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const
@@ -86,6 +96,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
   if (loadGen !== undefined && loadGen !== 'wrk' && loadGen !== 'autocannon') throw new UsageError(`--load-gen must be wrk or autocannon\n${USAGE}`)
   const wrk = loadGen === 'autocannon' ? undefined : findWrk()
   if (loadGen === 'wrk' && !wrk) throw new UsageError('--load-gen wrk: wrk is not installed (apt-get install wrk, or set WRK)')
+  if (values.through !== undefined && values.through !== 'pgbouncer') throw new UsageError(`--through must be pgbouncer\n${USAGE}`)
+  if (values.through && values.engine !== 'postgres') throw new UsageError(`--through pgbouncer needs --engine postgres\n${USAGE}`)
   const durationSeconds = positiveInt('duration', values.duration, smoke ? 2 : 15)
   return {
     engine: values.engine,
@@ -103,6 +115,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     bcryptRounds: 10,
     loadGenerator: wrk ? 'wrk' : 'autocannon',
     wrk,
+    through: values.through,
+    rounds: positiveInt('rounds', values.rounds, smoke ? 1 : 3),
   }
 }
 

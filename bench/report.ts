@@ -4,6 +4,7 @@ import type { CapturedStatement } from './capture-sql.js'
 import type { LoadResult } from './load.js'
 import type { BenchOptions } from './options.js'
 import type { BcryptCeiling, PgbenchResult } from './references.js'
+import { POOLER_VARIANTS, POOLER_VARIANT_TITLES, type PoolerComparison } from './through-pgbouncer.js'
 
 export interface ScenarioReport {
   id: string
@@ -33,6 +34,8 @@ export interface BenchReport {
     skipped: Record<string, string>
   }
   capturedSql?: { request: string; statements: CapturedStatement[] }
+  /** `--through pgbouncer`: the same scenarios direct and through PgBouncer. */
+  poolers?: PoolerComparison
   /** Harness failures: any of them makes the run exit non-zero. */
   problems: string[]
   /** Things in Keel's behaviour worth a look (errors, unclean stop, warnings logged). */
@@ -101,6 +104,27 @@ function referenceRows(refs: BenchReport['references']): string[] {
   return rows
 }
 
+/** One line per scenario: median req/s (range) and p99 of each variant, and each median as a share of the direct one. */
+function poolerRows(c: PoolerComparison): string[] {
+  const header = ['scenario', ...POOLER_VARIANTS.flatMap((v) => [`${POOLER_VARIANT_TITLES[v]} req/s`, 'p99 ms']), 'unnamed / direct', 'PgBouncer / direct']
+  const lines = [
+    `${c.pgbouncer}, pool_mode = transaction, default_pool_size = 20. Each scenario on the three Keels in turn, ${c.rounds} round(s) in`
+      + ' alternating order; req/s is the median run (lowest–highest in brackets), p99 that run\'s.', '', row(header),
+    `|---|${POOLER_VARIANTS.map(() => '--:|--:|').join('')}--:|--:|`,
+  ]
+  for (const r of c.rows) {
+    const direct = r.results.direct?.rps
+    const ratio = (v: 'unnamed' | 'pgbouncer') => (direct && r.results[v] ? pct(r.results[v]!.rps / direct) : dash)
+    const spread = (v: typeof POOLER_VARIANTS[number]) => {
+      const runs = (r.runs[v] ?? []).map((x) => x.rps)
+      return runs.length > 1 ? ` (${rate(Math.min(...runs))}–${rate(Math.max(...runs))})` : ''
+    }
+    lines.push(row([r.title, ...POOLER_VARIANTS.flatMap((v) => [`${rate(r.results[v]?.rps ?? NaN)}${spread(v)}`, ms(r.results[v]?.latencyMs.p99)]),
+      ratio('unnamed'), ratio('pgbouncer')]))
+  }
+  return lines
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const { machine: m, settings: s, keel: k } = report
   const load = m.loadAverageBefore.map((l) => l.toFixed(2)).join(' / ')
@@ -115,10 +139,11 @@ export function renderMarkdown(report: BenchReport): string {
     `- seed: ${report.seed.users} users; ${int(report.seed.smallOwnerItems)} and ${int(report.seed.bigOwnerItems)} items; commit ${report.commit}`,
     ...(s.nodeArgs.length ? [`- Keel node flags: ${s.nodeArgs.join(' ')}`] : []),
     '',
+    ...(report.poolers ? poolerRows(report.poolers) : [
     row(['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'errors', 'Keel CPU ms/req', 'PG CPU ms/req', 'RSS MB', 'load gen CPU', 'other CPU', 'vs reference']),
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
     ...report.scenarios.map((sc) => scenarioRow(sc, s.durationSeconds)),
-    ...referenceRows(report.references),
+    ...referenceRows(report.references)]),
     '',
   ]
   const skipped = Object.entries(report.references.skipped)
@@ -148,7 +173,8 @@ export function writeResults(dir: string, report: BenchReport, markdown: string)
   writeFileSync(files[0]!, JSON.stringify(report, null, 2))
   writeFileSync(files[1]!, markdown)
   if (report.settings.only.length === 0 && report.problems.length === 0) {
-    files.push(join(dir, 'latest.md'))
+    // A --through run is a different table: it has its own "latest" and never replaces the full run's.
+    files.push(join(dir, report.settings.through ? `through-${report.settings.through}-latest.md` : 'latest.md'))
     writeFileSync(files[2]!, markdown)
   }
   return files

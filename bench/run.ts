@@ -13,6 +13,7 @@ import { renderMarkdown, writeResults, type BenchReport, type ScenarioReport } f
 import { buildScenarios, openSessions, SCENARIO_IDS, type Sessions } from './scenarios.js'
 import { seed, type SeedResult } from './seed.js'
 import { buildKeel, freePort, keelEnv, startKeel, type KeelProcess } from './server-process.js'
+import { comparePoolers } from './through-pgbouncer.js'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const started = performance.now()
@@ -218,13 +219,17 @@ async function main(): Promise<number> {
     report.keel.startupMs = keel.startupMs
     log(`  ready in ${Math.round(keel.startupMs)} ms`)
     const sessions = await openSessions(keel.baseUrl, seeded, options.connections)
-    await runScenarios(options, keel, seeded, sessions, report)
-
-    await stopKeel(keel, report)
-    keel = undefined
-
-    const readerToken = sessions.accessTokens.get(seeded.reader.email)!
-    await runReferences(options, target, env, seeded, readerToken, report)
+    if (options.through) {
+      report.poolers = await comparePoolers({ root, options, target, env, seeded, sessions, direct: keel, report, log })
+      await stopKeel(keel, report)
+      keel = undefined
+    } else {
+      await runScenarios(options, keel, seeded, sessions, report)
+      await stopKeel(keel, report)
+      keel = undefined
+      const readerToken = sessions.accessTokens.get(seeded.reader.email)!
+      await runReferences(options, target, env, seeded, readerToken, report)
+    }
   } catch (err) {
     report.problems.push(errorText(err))
   } finally {

@@ -44,6 +44,8 @@ export function keelEnv(input: KeelEnvInput): Record<string, string> {
     HOST,
     PORT: String(input.port),
     DATABASE_URL: input.databaseUrl ?? '',
+    DATABASE_POOLER: '',
+    DATABASE_LISTEN_URL: '',
     DATA_DIR: input.dataDir,
     MIGRATE_ON_START: 'true',
     SECRET_KEY: randomBytes(36).toString('base64'), // 48 bytes

@@ -33,6 +33,8 @@ describe('loadConfig', () => {
     [{ BCRYPT_ROUNDS: '3' }, 'BCRYPT_ROUNDS'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ DATABASE_POOLER: 'statement' }, 'DATABASE_POOLER'],
+    [{ DATABASE_LISTEN_URL: 'redis://x' }, 'DATABASE_LISTEN_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ALGORITHM: 'none' }, 'ALGORITHM'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
@@ -51,6 +53,23 @@ describe('loadConfig', () => {
     for (const value of ['true', '1', 'proxy.local']) {
       expect(() => loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: value })).toThrow(/TRUST_PROXY must be false or the addresses/)
     }
+  })
+
+  it('DATABASE_POOLER: as given, else transaction on a pooler\'s well-known port (6432, 6543), else session', () => {
+    const pooler = (env: Record<string, string>) => loadConfig({ DATA_DIR: dataDir(), ...env }).databasePooler
+    expect(pooler({})).toBe('session')
+    expect(pooler({ DATABASE_URL: 'postgres://u@db:5432/keel' })).toBe('session')
+    expect(pooler({ DATABASE_URL: 'postgres://u@db/keel' })).toBe('session')
+    expect(pooler({ DATABASE_URL: 'postgres://u@pgbouncer:6432/keel' })).toBe('transaction')
+    expect(pooler({ DATABASE_URL: 'postgresql://u@pooler.example.com:6543/keel' })).toBe('transaction')
+    expect(pooler({ DATABASE_URL: 'postgres://u@pgbouncer:6432/keel', DATABASE_POOLER: 'session' })).toBe('session')
+    expect(pooler({ DATABASE_URL: 'postgres://u@db:5432/keel', DATABASE_POOLER: 'transaction' })).toBe('transaction')
+  })
+
+  it('DATABASE_LISTEN_URL defaults to DATABASE_URL', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), DATABASE_URL: 'postgres://u@pgbouncer:6432/keel' }).databaseListenUrl).toBe('postgres://u@pgbouncer:6432/keel')
+    expect(loadConfig({ DATA_DIR: dataDir(), DATABASE_URL: 'postgres://u@pgbouncer:6432/keel', DATABASE_LISTEN_URL: 'postgres://u@db:5432/keel' }).databaseListenUrl)
+      .toBe('postgres://u@db:5432/keel')
   })
 
   it('SHUTDOWN_DRAIN_SECONDS: 5 in production, 0 otherwise, or as given', () => {

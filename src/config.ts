@@ -5,12 +5,15 @@ import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { resolvePooler, type DatabasePooler } from './db/poolers.js'
 
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOLER: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('transaction')])),
+  DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   MIGRATE_ON_START: Type.Boolean({ default: true }),
   SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -39,6 +42,10 @@ export interface Config {
   readonly host: string
   readonly port: number
   readonly databaseUrl: string | undefined
+  /** What DATABASE_URL connects through; `transaction` uses no named prepared statements (db/poolers.ts). */
+  readonly databasePooler: DatabasePooler
+  /** The session connection for LISTEN: DATABASE_LISTEN_URL, else DATABASE_URL. */
+  readonly databaseListenUrl: string | undefined
   readonly dataDir: string
   readonly migrateOnStart: boolean
   readonly secretKey: string
@@ -102,6 +109,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databasePooler: resolvePooler(e.DATABASE_POOLER, e.DATABASE_URL),
+    databaseListenUrl: e.DATABASE_LISTEN_URL ?? e.DATABASE_URL,
     dataDir,
     migrateOnStart: e.MIGRATE_ON_START,
     secretKey: resolveSecretKey(e.SECRET_KEY, isProduction, dataDir),

@@ -38,7 +38,7 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
     process.on('SIGINT', () => resolve('SIGINT'))
   })
   const { createDatabase } = await import('./db/client.js')
-  const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, logger })
+  const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, pooler: config.databasePooler, listenUrl: config.databaseListenUrl, logger })
   const { app, tokens } = await listen(config, database, logger)
   logger.info({ engine: database.engine, startup_ms: Math.round(performance.now() - started) }, `Keel ready: docs at http://${config.host}:${config.port}/docs`)
 
@@ -152,7 +152,7 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
 
   try {
     const { createDatabase } = await import('./db/client.js')
-    const database = await createDatabase({ databaseUrl: config.databaseUrl, logger })
+    const database = await createDatabase({ databaseUrl: config.databaseUrl, pooler: config.databasePooler, logger })
     try {
       await prepareDatabase(config, database, logger)
     } finally {

@@ -432,7 +432,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Healthy */
+            /** @description Ready */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -441,12 +441,18 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "status": "ok"
+                     *       "status": "ok",
+                     *       "user_cache": "active",
+                     *       "listen": "listening"
                      *     }
                      */
                     "application/json": {
                         /** @example ok */
                         status: string;
+                        /** @description bypassed while user-change notifications are not known to arrive: every request reads its user from the database */
+                        user_cache: "active" | "bypassed";
+                        /** @description the LISTEN connection (DATABASE_LISTEN_URL): silent means LISTEN succeeded but a probe NOTIFY never arrived (a transaction pooler) */
+                        listen: "listening" | "connecting" | "silent";
                     };
                 };
             };

@@ -45,7 +45,7 @@ async function run(database: Database, args: string[], bcryptRounds: number): Pr
 async function main(): Promise<void> {
   loadEnvFile()
   const config = loadConfig()
-  const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, queryTimeoutMs: 0 })
+  const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, pooler: config.databasePooler, queryTimeoutMs: 0 })
   try {
     await run(database, process.argv.slice(2), config.bcryptRounds)
   } finally {

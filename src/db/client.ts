@@ -6,7 +6,11 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import { acquireDataDirLock } from './data-dir-lock.js'
+import { listenOnServer, type Listener } from './listener.js'
 import { discardTimedOutClients } from './pool-guard.js'
+import { dropStatementNames, type DatabasePooler } from './poolers.js'
+
+export type { Listener } from './listener.js'
 
 /** The Drizzle handle every repository uses; the same type on PGlite and on node-postgres. */
 export type Db = PgDatabase<PgQueryResultHKT>
@@ -21,17 +25,12 @@ export interface Database {
   withMigrationLock<T>(fn: (exec: ExecSql) => Promise<T>): Promise<T>
   /**
    * LISTENs on `channel` on a dedicated connection. `onReset` runs whenever notifications may have been
-   * missed (the connection dropped); `isListening()` says whether they are being received now.
+   * missed (the connection dropped); `isListening()` says whether they are known to be received now.
    */
   listen(channel: string, onMessage: (payload: string) => void, onReset: () => void): Promise<Listener>
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   /** Closes the pool or the engine; later calls resolve with the first one. */
-  close(): Promise<void>
-}
-
-export interface Listener {
-  isListening(): boolean
   close(): Promise<void>
 }
 
@@ -43,6 +42,10 @@ export interface DatabaseOptions {
   /** Upper bound for one query on a server: past it the request answers 503 instead of hanging. */
   queryTimeoutMs?: number
   poolSize?: number
+  /** `transaction`: DATABASE_URL is a transaction pooler, so no named prepared statements (see poolers.ts). */
+  pooler?: DatabasePooler | undefined
+  /** The session connection for LISTEN (DATABASE_LISTEN_URL); defaults to the database URL. */
+  listenUrl?: string | undefined
   logger?: Logger | undefined
 }
 
@@ -72,6 +75,7 @@ async function createPostgresDatabase(url: string, options: DatabaseOptions): Pr
   // An idle client losing its server emits here; unhandled it would crash the process.
   pool.on('error', (err) => options.logger?.warn({ err }, 'idle database connection failed'))
   discardTimedOutClients(pool)
+  if (options.pooler === 'transaction') dropStatementNames(pool)
   const db = drizzlePg({ client: pool })
   return {
     db,
@@ -96,7 +100,10 @@ async function createPostgresDatabase(url: string, options: DatabaseOptions): Pr
         client.release()
       }
     },
-    listen: (channel, onMessage, onReset) => listenOnServer(pg, url, channel, onMessage, onReset, options.logger),
+    listen: (channel, onMessage, onReset) => listenOnServer({
+      pg, url: options.listenUrl ?? url, channel, onMessage, onReset, logger: options.logger,
+      notify: (to, payload) => pool.query('select pg_notify($1, $2)', [to, payload]),
+    }),
     async ping() {
       await db.execute(sql`select 1`)
     },
@@ -135,7 +142,8 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
     },
     async listen(channel, onMessage) {
       const unlisten = await pglite.listen(channel, onMessage)
-      return { isListening: () => true, close: () => unlisten() }
+      // In-process: a notification cannot be lost on the way.
+      return { isListening: () => true, state: () => 'listening', close: () => unlisten() }
     },
     async ping() {
       await pglite.query('select 1')
@@ -144,53 +152,6 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
       await pglite.close()
       await releaseLock?.()
     }),
-  }
-}
-
-/** A LISTEN connection outside the pool that reconnects by itself; while it is down, `isListening()` is false. */
-async function listenOnServer(pg: typeof import('pg').default, url: string, channel: string, onMessage: (payload: string) => void, onReset: () => void, logger?: Logger): Promise<Listener> {
-  let client: pg.Client | undefined
-  let listening = false
-  let closed = false
-  let retry: NodeJS.Timeout | undefined
-  const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_500, keepAlive: true })
-    const lost = (err?: Error) => {
-      if (client !== next) return
-      listening = false
-      client = undefined
-      onReset()
-      next.end().catch(() => undefined)
-      if (closed) return
-      logger?.warn({ err }, `LISTEN ${channel} connection lost: reconnecting`)
-      retry = setTimeout(() => void connect().catch(() => lost()), 1_000)
-      retry.unref()
-    }
-    client = next
-    next.on('error', lost)
-    next.on('end', () => lost())
-    next.on('notification', (n) => { if (n.channel === channel) onMessage(n.payload ?? '') })
-    await next.connect()
-    await next.query(`LISTEN ${channel}`)
-    // Anything that changed while we were not listening is unknown: start from nothing.
-    onReset()
-    listening = true
-  }
-  try {
-    await connect()
-  } catch (err) {
-    logger?.warn({ err }, `LISTEN ${channel} unavailable: retrying in the background`)
-    retry = setTimeout(() => void connect().catch(() => undefined), 1_000)
-    retry.unref()
-  }
-  return {
-    isListening: () => listening,
-    async close() {
-      closed = true
-      clearTimeout(retry)
-      listening = false
-      await client?.end().catch(() => undefined)
-    },
   }
 }
 

@@ -5,6 +5,16 @@ import { problemResponses } from '../../shared/schemas.js'
 
 const StatusSchema = Type.Object({ status: Type.String({ examples: ['ok'] }) }, { description: 'Healthy', examples: [{ status: 'ok' }] })
 
+const ReadinessSchema = Type.Object({
+  status: Type.String({ examples: ['ok'] }),
+  user_cache: Type.Union([Type.Literal('active'), Type.Literal('bypassed')], {
+    description: 'bypassed while user-change notifications are not known to arrive: every request reads its user from the database',
+  }),
+  listen: Type.Union([Type.Literal('listening'), Type.Literal('connecting'), Type.Literal('silent')], {
+    description: 'the LISTEN connection (DATABASE_LISTEN_URL): silent means LISTEN succeeded but a probe NOTIFY never arrived (a transaction pooler)',
+  }),
+}, { description: 'Ready', examples: [{ status: 'ok', user_cache: 'active', listen: 'listening' }] })
+
 /** Liveness and readiness for load balancers; never rate limited, never authenticated. */
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const common = { tags: ['operations'], security: [] }
@@ -23,7 +33,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'getReadiness',
       summary: 'Readiness',
       description: 'The database answers and the process is not shutting down; 503 otherwise, so a load balancer sends traffic elsewhere. Never rate limited.',
-      response: { 200: StatusSchema, ...problemResponses(503) },
+      response: { 200: ReadinessSchema, ...problemResponses(503) },
     },
   }, async () => {
     if (app.draining) throw new ServiceUnavailableError('This instance is shutting down')
@@ -32,6 +42,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       throw new ServiceUnavailableError('The database does not answer', err)
     }
-    return { status: 'ok' }
+    // A bypassed cache costs a query per request, not correctness: still ready, but the body says so.
+    const { userCache, listen } = app.userCache.status()
+    return { status: 'ok', user_cache: userCache, listen }
   })
 }

@@ -8,7 +8,7 @@ function listenerStub() {
   const database = {
     listen: async (_channel: string, onMessage: (p: string) => void, onReset: () => void) => {
       Object.assign(handlers, { onMessage, onReset })
-      return { isListening: () => handlers.listening, close: async () => undefined }
+      return { isListening: () => handlers.listening, state: () => (handlers.listening ? 'listening' : 'silent'), close: async () => undefined }
     },
   } as unknown as Database
   return { database, handlers }

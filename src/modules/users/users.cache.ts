@@ -46,6 +46,8 @@ export async function createUserCache(database: Database) {
       entries.set(user.id, { user, expiresAt: Date.now() + TTL_MS })
     },
     invalidate: forget,
+    /** `active`, or `bypassed` while notifications are not known to arrive (see db/listener.ts for the state). */
+    status: () => ({ userCache: listener.isListening() ? 'active' as const : 'bypassed' as const, listen: listener.state() }),
     close: () => listener.close(),
   }
 }
