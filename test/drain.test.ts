@@ -12,6 +12,7 @@ import { freePort, killKeel, startKeel, waitReady } from './helpers/process.js'
 
 const DRAIN_SECONDS = 2
 const CLIENTS = 8
+const SIGNAL_LATENCY_MS = 500
 
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
@@ -79,7 +80,8 @@ async function drainUnderLoad(env: Record<string, string>, target: { url?: strin
     const committedUnanswered = unanswered.filter((o) => stored.has(o.name!))
     const lostAcknowledged = posts.filter((o) => o.status === 201 && !stored.has(o.name!))
     const serverErrors = load.outcomes.filter((o) => (o.status ?? 0) >= 500)
-    const inWindow = (o: Outcome) => o.at > signalled + 100 && o.at < signalled + DRAIN_SECONDS * 1_000 - 100
+    // A process reacts to the signal when its event loop gets to it: on a loaded machine, a few hundred ms.
+    const inWindow = (o: Outcome) => o.at > signalled + SIGNAL_LATENCY_MS && o.at < signalled + DRAIN_SECONDS * 1_000 - 100
     const servedInWindow = load.outcomes.filter((o) => inWindow(o) && o.status !== undefined && o.status < 300)
     const keptAliveInWindow = load.outcomes.filter((o) => inWindow(o) && o.status !== undefined && !o.connectionClose)
     const errorCounts = new Map<string, number>()
@@ -89,7 +91,7 @@ async function drainUnderLoad(env: Record<string, string>, target: { url?: strin
       + ` ${servedInWindow.length} served in the drain window, ${committedUnanswered.length} committed without an answer, ${serverErrors.length} 5xx, /readyz 503 after ${readyTurnedMs.toFixed(0)} ms, errors: ${errors.join(', ') || 'none'}, exit ${exitCode}`)
 
     expect(exitCode, keel.output()).toBe(0)
-    expect(readyTurnedMs).toBeLessThan(500)
+    expect(readyTurnedMs).toBeLessThan(SIGNAL_LATENCY_MS)
     expect(committedUnanswered).toEqual([])
     expect(lostAcknowledged).toEqual([])
     expect(serverErrors).toEqual([])
