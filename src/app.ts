@@ -6,7 +6,7 @@ import type { Config } from './config.js'
 import type { Database } from './db/client.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
-import { drainPlugin } from './plugins/drain.js'
+import { connectionClosePlugin } from './plugins/connection-close.js'
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { inFlightPlugin } from './plugins/in-flight.js'
 import { openapiPlugin } from './plugins/openapi.js'
@@ -54,7 +54,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     requestTimeout: 30_000,
     keepAliveTimeout: 10_000,
     // Once closing (after the drain window), a request that still arrives on an open connection is served, not
-    // refused: its answer carries Connection: close (plugins/drain.ts), and idle connections are closed at once.
+    // refused: its answer carries Connection: close (plugins/connection-close.ts), and idle connections are closed at once.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Long enough that an absurd id reaches validation (422); past it the router answers 414.
@@ -78,12 +78,13 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   })
 
   await app.register(inFlightPlugin)
-  await app.register(drainPlugin)
+  await app.register(connectionClosePlugin)
   await app.register(errorsPlugin)
-  await app.register(routeContractPlugin)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(bodyParsersPlugin)
   await app.register(rateLimitPlugin, { store: counterStore, perMinute: config.rateLimitPerMinute })
+  // After the security headers and the rate limit (its refusals carry both), before every route (it documents them).
+  await app.register(routeContractPlugin)
   await app.register(openapiPlugin)
 
   await app.register(healthRoutes)

@@ -2,6 +2,7 @@ import type { FastifyInstance, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { BadRequestError, UnsupportedMediaTypeError } from '../shared/errors.js'
 import { problemResponses } from '../shared/schemas.js'
+import { announcesBody } from './connection-close.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -27,9 +28,6 @@ function acceptedMediaTypes(body: unknown): string[] {
   return content ? Object.keys(content) : ['application/json']
 }
 
-const hasBody = (headers: Record<string, string | string[] | undefined>) =>
-  headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')
-
 /**
  * One place that makes the OpenAPI document complete by construction and the server keep to it (SPEC §2):
  * every route's documented answers gain the errors of its class (the route's own entries win), and a request
@@ -46,7 +44,7 @@ export const routeContractPlugin = fp(async (app: FastifyInstance) => {
 
   const checkBody: onRequestHookHandler = (request, _reply, done) => {
     const accepted = request.routeOptions.config.bodyMediaTypes
-    if (accepted === undefined || !hasBody(request.headers)) return done()
+    if (accepted === undefined || !announcesBody(request.headers)) return done()
     if (accepted.length === 0) return done(new BadRequestError(`${request.method} ${request.routeOptions.url} takes no request body`))
     const mediaType = request.headers['content-type']?.split(';', 1)[0]!.trim().toLowerCase()
     if (mediaType === undefined || !accepted.includes(mediaType)) return done(new UnsupportedMediaTypeError(accepted))
