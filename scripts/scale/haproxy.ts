@@ -17,6 +17,8 @@ export interface HaProxy {
   output(): string
   /** Each server's state as HAProxy sees it now (`UP`, `DOWN`, `UP 1/2`…), by server name. */
   states(): Promise<Map<string, string>>
+  /** `show stat` fields of one server: error and abort counters (eresp, srv_abrt, cli_abrt, wretr, wredis…). */
+  counters(server: string): Promise<Record<string, string>>
 }
 
 /**
@@ -87,17 +89,28 @@ ${servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port}`).join('\n')}
     },
     output: () => log,
     async states() {
-      const csv = await adminCommand(socket, 'show stat')
-      const rows = csv.split('\n').map((line) => line.split(','))
-      const header = rows[0]!.map((h) => h.replace(/^# /, ''))
-      const [px, sv, status] = ['pxname', 'svname', 'status'].map((h) => header.indexOf(h))
       const states = new Map<string, string>()
-      for (const row of rows.slice(1)) {
-        if (row[px!] === 'keel' && row[sv!] !== 'BACKEND' && row[sv!]) states.set(row[sv!]!, row[status!]!)
-      }
+      for (const [name, fields] of await serverStats(socket)) states.set(name, fields.status ?? '')
       return states
     },
+    async counters(server) {
+      const fields = (await serverStats(socket)).get(server) ?? {}
+      const wanted = ['status', 'stot', 'econ', 'eresp', 'srv_abrt', 'cli_abrt', 'wretr', 'wredis', 'hrsp_5xx']
+      return Object.fromEntries(wanted.map((k) => [k, fields[k] ?? '']))
+    },
   }
+}
+
+/** The keel backend's servers from `show stat`, each as field → value. */
+async function serverStats(socket: string): Promise<Map<string, Record<string, string>>> {
+  const rows = (await adminCommand(socket, 'show stat')).split('\n').map((line) => line.split(','))
+  const header = rows[0]!.map((h) => h.replace(/^# /, ''))
+  const result = new Map<string, Record<string, string>>()
+  for (const row of rows.slice(1)) {
+    const fields = Object.fromEntries(header.map((h, i) => [h, row[i] ?? '']))
+    if (fields.pxname === 'keel' && fields.svname && fields.svname !== 'BACKEND' && fields.svname !== 'FRONTEND') result.set(fields.svname, fields)
+  }
+  return result
 }
 
 function adminCommand(path: string, command: string): Promise<string> {

@@ -40,7 +40,7 @@ export async function checkRollingRestart(stack: Stack): Promise<Tally> {
 }
 
 /** kill -9 of one instance under load: HAProxy stops routing to it within its check interval, no acknowledged write lost. */
-export async function checkKill(stack: Stack): Promise<{ tally: Tally; downMs: number }> {
+export async function checkKill(stack: Stack): Promise<{ tally: Tally; downMs: number; counters: Record<string, string> }> {
   const t = new Tally()
   const victim = stack.instances[1]!
   const load = startLoad({ base: stack.haproxy.base, tokens: await tokensFor(stack), tally: t })
@@ -66,9 +66,10 @@ export async function checkKill(stack: Stack): Promise<{ tally: Tally; downMs: n
   // Only what was in flight on the killed instance may fail: at most one request per client.
   t.check(t.errors() <= CLIENTS, `${t.errors()} failed requests (at most ${CLIENTS}: one in flight per client)`)
   await assertKept(t, stack, load.acknowledged)
+  const counters = await stack.haproxy.counters(victim.name)
   await victim.start()
   await stack.allUp()
-  return { tally: t, downMs }
+  return { tally: t, downMs, counters }
 }
 
 /**

@@ -68,7 +68,8 @@ async function runChecks(stack: Stack, rows: Row[]): Promise<void> {
   await step('revocation on A → B, C', () => checkRevocation(stack))
   await step('rolling restart under load', () => checkRollingRestart(stack))
   await step('kill -9 one instance under load', async () => {
-    const { tally, downMs } = await checkKill(stack)
+    const { tally, downMs, counters } = await checkKill(stack)
+    console.log(`   HAProxy's counters of the killed instance: ${JSON.stringify(counters)}`)
     return { tally, note: `DOWN in HAProxy after ${downMs.toFixed(0)} ms` }
   })
   let after: Tally | undefined
