@@ -73,6 +73,11 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     await userCache.close()
   })
 
+  if (config.metrics) {
+    // Loaded only when on: with METRICS_PORT unset prom-client is never imported and requests pay nothing.
+    const { metricsPlugin } = await import('./plugins/metrics/metrics.plugin.js')
+    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats })
+  }
   await app.register(inFlightPlugin)
   await app.register(errorsPlugin)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })

@@ -27,6 +27,13 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   WORKERS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], { default: 1 }),
+  // Operations (docs/operations.md): the metrics listener and load-shedding limits (0 = that check off).
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  SHED_MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ minimum: 0, default: 1000 }),
+  SHED_MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, default: 0 }),
+  SHED_MAX_RSS_MB: Type.Integer({ minimum: 0, default: 0 }),
+  SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -54,6 +61,17 @@ export interface Config {
   readonly trustProxy: false | readonly string[]
   readonly logLevel: string
   readonly workers: number
+  /** Where GET /metrics is served: never the public port; undefined = metrics off (prom-client not loaded). */
+  readonly metrics: { readonly host: string; readonly port: number } | undefined
+  readonly loadShedding: LoadSheddingLimits
+}
+
+/** Past any non-zero limit new requests get 503 + Retry-After (plugins/load-shedding.ts). */
+export interface LoadSheddingLimits {
+  readonly maxEventLoopDelayMs: number
+  readonly maxHeapUsedBytes: number
+  readonly maxRssBytes: number
+  readonly retryAfterSeconds: number
 }
 
 /** Raised for bad configuration: one message naming the variable, printed without a stack by server.ts. */
@@ -93,6 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const workers = e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError('Invalid configuration: METRICS_PORT must differ from PORT (metrics are never served on the public port)')
+  }
+  const MB = 1_048_576
   return Object.freeze({
     env: e.NODE_ENV,
     isProduction,
@@ -116,6 +138,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL,
     workers,
+    metrics: e.METRICS_PORT === undefined ? undefined : Object.freeze({ host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT }),
+    loadShedding: Object.freeze({
+      maxEventLoopDelayMs: e.SHED_MAX_EVENT_LOOP_DELAY_MS,
+      maxHeapUsedBytes: e.SHED_MAX_HEAP_USED_MB * MB,
+      maxRssBytes: e.SHED_MAX_RSS_MB * MB,
+      retryAfterSeconds: e.SHED_RETRY_AFTER_SECONDS,
+    }),
   })
 }
 
