@@ -8,6 +8,7 @@ import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { inFlightPlugin } from './plugins/in-flight.js'
+import { loadSheddingPlugin } from './plugins/load-shedding.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { genRequestId } from './plugins/request-id.js'
@@ -80,6 +81,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   }
   await app.register(inFlightPlugin)
   await app.register(errorsPlugin)
+  await app.register(loadSheddingPlugin, config.loadShedding)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(bodyParsersPlugin)
   await app.register(rateLimitPlugin, { store: counterStore, perMinute: config.rateLimitPerMinute })
