@@ -25,6 +25,8 @@ export interface BenchOptions {
   loadGenerator: 'wrk' | 'autocannon'
   /** wrk's path when it is the load generator. */
   wrk: string | undefined
+  /** Rounds of item GET on a second Keel with METRICS_PORT set vs this one (0: not measured). */
+  metricsCostRounds: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -37,6 +39,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --node-arg FLAG            pass a flag to Keel's node, repeatable (e.g. --node-arg=--cpu-prof)
   --skip-build               use the existing dist/ instead of building it
   --load-gen wrk|autocannon  load generator (default wrk when installed, else autocannon)
+  --metrics-cost             also item GET with metrics on vs off, alternating rounds (the smoke run always does one)
+  --metrics-rounds N         rounds of --metrics-cost (default 3; --smoke: 1)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -62,6 +66,8 @@ const OPTIONS = {
   'skip-build': { type: 'boolean', default: false },
   'load-gen': { type: 'string' },
   smoke: { type: 'boolean', default: false },
+  'metrics-cost': { type: 'boolean', default: false },
+  'metrics-rounds': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const
 
@@ -103,6 +109,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     bcryptRounds: 10,
     loadGenerator: wrk ? 'wrk' : 'autocannon',
     wrk,
+    // The smoke run exercises this path too (one round), so CI notices when it breaks.
+    metricsCostRounds: values['metrics-cost'] || smoke ? positiveInt('metrics-rounds', values['metrics-rounds'], smoke ? 1 : 3) : 0,
   }
 }
 

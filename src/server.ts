@@ -160,7 +160,7 @@ function databasePrepared(): Promise<void> {
 /** GET /metrics on its own port: this process's registry, or (no source: the primary) the sum over workers. */
 async function startMetrics(at: NonNullable<Config['metrics']>, logger: Logger, source?: MetricsSource): Promise<void> {
   const { startMetricsServer, clusterMetricsSource } = await import('./plugins/metrics/metrics-server.js')
-  await startMetricsServer(at.host, at.port, source ?? await clusterMetricsSource(), logger)
+  await startMetricsServer(at.host, at.port, source ?? clusterMetricsSource(), logger)
 }
 
 async function prepareDatabase(config: Config, database: Database, logger: Logger): Promise<void> {

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 port="${IMAGE_CHECK_PORT:-18180}"
+metrics_port="${IMAGE_CHECK_METRICS_PORT:-18181}"
 stage=$(mktemp -d)
 pid=""
 cleanup() {
@@ -34,7 +35,7 @@ mapfile -d '' healthcheck < <(node scripts/ci/dockerfile-exec.mjs Dockerfile HEA
 # The image's ENV, except HOST: loopback here, where the CI machine is shared. In the container tini is PID 1;
 # here TINI_SUBREAPER gives it the same role for the server's children (and spares its warning).
 run_env=(env -i PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production HOST=127.0.0.1 PORT="$port" DATA_DIR="$stage/data"
-  SECRET_KEY=image-check-secret-key-at-least-32-bytes-long LOG_LEVEL=warn TINI_SUBREAPER=1)
+  SECRET_KEY=image-check-secret-key-at-least-32-bytes-long LOG_LEVEL=warn TINI_SUBREAPER=1 METRICS_PORT="$metrics_port")
 as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 
 echo "== starting as nobody: ${entrypoint[*]} ${cmd[*]}"
@@ -50,6 +51,10 @@ done
 owner=$(stat -c %U "/proc/$pid")
 [ "$owner" = nobody ] || { echo "image check: the server runs as $owner, not nobody" >&2; exit 1; }
 echo "HEALTHCHECK passed; process $pid runs as $owner"
+# The bundle loads prom-client only with METRICS_PORT set: prove that path works in the image's file set too.
+node -e 'fetch(process.argv[1]).then(async (r) => { const t = await r.text(); if (r.status !== 200 || !t.includes("http_requests_total")) throw new Error(`GET /metrics: ${r.status}`) })' \
+  "http://127.0.0.1:$metrics_port/metrics"
+echo "GET /metrics answered on port $metrics_port"
 
 kill -TERM "$pid"
 status=0

@@ -1,6 +1,9 @@
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { Logger } from 'pino'
+// Static: this module is itself loaded only when metrics are on, and the esbuild bundle loses a CommonJS
+// package's named exports through a dynamic import() (AggregatorRegistry came out undefined).
+import { AggregatorRegistry } from 'prom-client'
 
 export interface MetricsSource {
   render(): Promise<string>
@@ -33,8 +36,7 @@ export async function startMetricsServer(host: string, port: number, source: Met
 }
 
 /** The cluster primary's source: every worker's registry, summed (prom-client's AggregatorRegistry, over IPC). */
-export async function clusterMetricsSource(): Promise<MetricsSource> {
-  const { AggregatorRegistry } = await import('prom-client')
+export function clusterMetricsSource(): MetricsSource {
   const aggregator = new AggregatorRegistry()
   return { render: () => aggregator.clusterMetrics(), contentType: aggregator.contentType }
 }
