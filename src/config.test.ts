@@ -49,11 +49,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(new RegExp(variable))
   })
 
-  it('metrics are off unless METRICS_PORT is set; shedding limits are in bytes, 0 = check off', () => {
+  it('metrics are off unless METRICS_PORT is set; shedding limits are in bytes, 0 = check off, loop delay 1 s in production', () => {
     expect(loadConfig({ DATA_DIR: dataDir() })).toMatchObject({
       metrics: undefined,
-      loadShedding: { maxEventLoopDelayMs: 1000, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 5 },
+      loadShedding: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 5 },
     })
+    expect(loadConfig({ DATA_DIR: dataDir(), NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).loadShedding.maxEventLoopDelayMs).toBe(1000)
     const config = loadConfig({ DATA_DIR: dataDir(), HOST: '0.0.0.0', METRICS_PORT: '9464', SHED_MAX_RSS_MB: '512' })
     expect(config.metrics).toEqual({ host: '0.0.0.0', port: 9464 })
     expect(config.loadShedding.maxRssBytes).toBe(512 * 1_048_576)

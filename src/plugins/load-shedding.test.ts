@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from '../../test/helpers/app.js'
+import { parseMetrics } from '../../test/helpers/metrics.js'
 
 let t: TestApp | undefined
 afterEach(async () => {
@@ -58,13 +59,18 @@ describe('load shedding', () => {
 
   it('past the heap limit every request but /healthz is refused, before authentication and rate limits', async () => {
     // 1 MiB: any process is past it from the first sample on.
-    t = await buildTestApp({ SHED_MAX_HEAP_USED_MB: '1', SHED_RETRY_AFTER_SECONDS: '3' })
+    t = await buildTestApp({ SHED_MAX_HEAP_USED_MB: '1', SHED_RETRY_AFTER_SECONDS: '3', METRICS_PORT: '18102' })
     const { app } = t
     await until(async () => (await app.inject({ url: '/api/v1/items' })).statusCode === 503, 'a request is shed')
+    const shedBefore = parseMetrics(await app.metrics!.render()).get('keel_load_shed_total{limit="heap"}')!
     expectShed(await app.inject({ url: '/api/v1/items' }), '3')
     expectShed(await app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: 'a@example.com', password: 'x' } }), '3')
     expectShed(await app.inject({ url: '/readyz' }), '3')
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200)
+    // Each refusal is counted once, under the limit that caused it.
+    const metrics = parseMetrics(await app.metrics!.render())
+    expect(metrics.get('keel_load_shed_total{limit="heap"}')! - shedBefore).toBe(3)
+    expect(metrics.get('keel_load_shed_total{limit="event_loop_delay"}')).toBe(0)
   }, 20_000)
 
   it('is off with every limit at 0', async () => {

@@ -13,10 +13,13 @@ declare module 'fastify' {
 
 /** 503 for a request refused because this process is overloaded; the client should come back later. */
 export class OverloadedError extends AppError {
-  constructor(retryAfterSeconds: number) {
+  constructor(retryAfterSeconds: number, readonly limit: string) {
     super(503, 'Service Unavailable', 'The server is overloaded, retry shortly', { headers: { 'retry-after': String(retryAfterSeconds) } })
   }
 }
+
+// under-pressure's names of the checks → the `limit` label of keel_load_shed_total.
+const LIMITS: Record<string, string> = { eventLoopDelay: 'event_loop_delay', heapUsedBytes: 'heap', rssBytes: 'rss' }
 
 export interface LoadSheddingOptions extends LoadSheddingLimits {
   /** How often the event-loop delay and memory are sampled (under-pressure's default: 1 s). */
@@ -35,8 +38,8 @@ export const loadSheddingPlugin = fp(async (app: FastifyInstance, options: LoadS
     maxRssBytes: options.maxRssBytes,
     ...(options.sampleIntervalMs ? { sampleInterval: options.sampleIntervalMs } : {}),
     // A rejected promise reaches the error handler (problem+json); undefined lets an exempt route through.
-    pressureHandler: (request: FastifyRequest) => request.routeOptions.config.loadShedding === false
+    pressureHandler: (request: FastifyRequest, _reply: unknown, type: string) => request.routeOptions.config.loadShedding === false
       ? undefined
-      : Promise.reject(new OverloadedError(options.retryAfterSeconds)),
+      : Promise.reject(new OverloadedError(options.retryAfterSeconds, LIMITS[type] ?? 'other')),
   })
 }, { name: 'load-shedding' })

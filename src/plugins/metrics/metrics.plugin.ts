@@ -2,6 +2,7 @@ import cluster from 'node:cluster'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { AggregatorRegistry } from 'prom-client'
+import { OverloadedError } from '../load-shedding.js'
 import { createMetricsRegistry, type LoginOutcome, type MetricSources } from './registry.js'
 
 declare module 'fastify' {
@@ -46,6 +47,11 @@ export const metricsPlugin = fp(async (app: FastifyInstance, sources: MetricSour
       const outcome = LOGIN_OUTCOMES[reply.statusCode]
       if (outcome) metrics.loginAttempt(outcome)
     }
+    done()
+  })
+
+  app.addHook('onError', (_request, _reply, error, done) => {
+    if (error instanceof OverloadedError) metrics.requestShed(error.limit)
     done()
   })
 

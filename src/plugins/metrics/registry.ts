@@ -57,6 +57,8 @@ export function createMetricsRegistry(sources: MetricSources) {
   new Gauge({ name: 'http_requests_in_flight', help: 'Requests received and not yet answered', registers, collect() { this.set(inFlight) } })
 
   const rateLimited = new Counter({ name: 'keel_rate_limit_rejections_total', help: 'Requests refused with 429 by a rate limit (global or login)', registers })
+  const shed = new Counter({ name: 'keel_load_shed_total', help: 'Requests refused with 503 by load shedding, by the limit exceeded', labelNames: ['limit'] as const, registers })
+  for (const limit of ['event_loop_delay', 'heap', 'rss']) shed.labels(limit).inc(0)
   const logins = new Counter({ name: 'keel_login_attempts_total', help: 'Login attempts by outcome', labelNames: ['outcome'] as const, registers })
   for (const outcome of ['success', 'bad_credentials', 'locked', 'rate_limited'] satisfies LoginOutcome[]) logins.labels(outcome).inc(0)
 
@@ -101,6 +103,7 @@ export function createMetricsRegistry(sources: MetricSources) {
       if (status === 429) rateLimited.inc()
     },
     loginAttempt(outcome: LoginOutcome) { logins.inc({ outcome }) },
+    requestShed(limit: string) { shed.inc({ limit }) },
   }
 }
 
