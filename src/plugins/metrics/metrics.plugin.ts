@@ -35,9 +35,12 @@ export const metricsPlugin = fp(async (app: FastifyInstance, sources: MetricSour
   }
 
   app.addHook('onRequest', (request, reply, done) => {
-    metrics.requestStarted()
     // 'close' fires once per response, also when the client hung up before an answer (onResponse does not).
-    reply.raw.once('close', metrics.requestEnded)
+    // A client gone before this hook ran has had its 'close' already: counting it would never be undone.
+    if (!reply.raw.destroyed) {
+      metrics.requestStarted()
+      reply.raw.once('close', metrics.requestEnded)
+    }
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {

@@ -164,3 +164,38 @@ describe('with METRICS_PORT unset', () => {
     }
   })
 })
+
+describe('http_requests_in_flight', () => {
+  it('counts a request until it ends, also when its client hung up before the answer', async () => {
+    let release!: () => void
+    const handlerDone = new Promise<void>((resolve) => { release = resolve })
+    let entered!: () => void
+    const handlerEntered = new Promise<void>((resolve) => { entered = resolve })
+    const slow = await buildTestApp({ METRICS_PORT: '18103' }, (app) => {
+      app.get('/test/slow', async () => {
+        entered()
+        await handlerDone
+        return { ok: true }
+      })
+    })
+    try {
+      await slow.app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = slow.app.server.address() as { port: number }
+      const inFlight = async () => parseMetrics(await slow.app.metrics!.render()).get('http_requests_in_flight')
+      const { request } = await import('node:http')
+      const client = request({ host: '127.0.0.1', port, path: '/test/slow' })
+      client.on('error', () => { /* the test hangs up on purpose */ })
+      client.end()
+      await handlerEntered
+      expect(await inFlight()).toBe(1)
+      client.destroy()
+      // The server sees the hang-up on its socket; the handler is still running.
+      for (let i = 0; i < 100 && (await inFlight()) !== 0; i++) await new Promise((r) => setTimeout(r, 20))
+      expect(await inFlight()).toBe(0)
+      release()
+    } finally {
+      release()
+      await slow.close()
+    }
+  })
+})
