@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { serverUrl } from './helpers/database.js'
-import { parseMetrics } from './helpers/metrics.js'
+import { parseMetrics, promtoolCheck, promtoolMissingOutsideCi } from './helpers/metrics.js'
 
 // Ports of the ops range (18100-18199) are not used here: the OS picks free ones via a probe listener.
 async function freePort(): Promise<number> {
@@ -40,11 +40,14 @@ describe.skipIf(!serverUrl)('GET /metrics of a cluster (WORKERS=2, the real entr
 
       const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
       expect(res.status).toBe(200)
-      const metrics = parseMetrics(await res.text())
+      const text = await res.text()
+      const metrics = parseMetrics(text)
       expect(metrics.get('http_requests_total{method="GET",route="/readyz",status_class="2xx"}')).toBe(sent)
       expect(metrics.get('http_request_duration_seconds_count{method="GET",route="/readyz",status_class="2xx"}')).toBe(sent)
       // /readyz asks the database: each worker keeps a pooled connection (idle for 30 s), and the sum shows both.
       expect(metrics.get('keel_db_pool_connections')).toBeGreaterThanOrEqual(2)
+      // The summed output is still valid exposition text (the aggregator rebuilds every metric).
+      if (!promtoolMissingOutsideCi) expect(promtoolCheck(text)).toEqual({ status: 0, output: '' })
       // Not on the public port.
       expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404)
 
