@@ -35,7 +35,7 @@ export const metricsPlugin = fp(async (app: FastifyInstance, sources: MetricSour
   }
 
   app.addHook('onRequest', (request, reply, done) => {
-    // 'close' fires once per response, also when the client hung up before an answer (onResponse does not).
+    // 'close' fires exactly once per response, whether it was answered or its client hung up first.
     // A client gone before this hook ran has had its 'close' already: counting it would never be undone.
     if (!reply.raw.destroyed) {
       metrics.requestStarted()
