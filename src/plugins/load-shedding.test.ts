@@ -57,19 +57,22 @@ describe('load shedding', () => {
     await until(async () => (await app.inject({ url: '/api/v1/items' })).statusCode === 401, 'requests are served again')
   }, 20_000)
 
-  it('past the heap limit every request but /healthz is refused, before authentication and rate limits', async () => {
+  it.each([
+    ['SHED_MAX_HEAP_USED_MB', 'heap'],
+    ['SHED_MAX_RSS_MB', 'rss'],
+  ])('past %s every request but /healthz is refused, before authentication and rate limits', async (variable, limit) => {
     // 1 MiB: any process is past it from the first sample on.
-    t = await buildTestApp({ SHED_MAX_HEAP_USED_MB: '1', SHED_RETRY_AFTER_SECONDS: '3', METRICS_PORT: '18102' })
+    t = await buildTestApp({ [variable]: '1', SHED_RETRY_AFTER_SECONDS: '3', METRICS_PORT: '18102' })
     const { app } = t
     await until(async () => (await app.inject({ url: '/api/v1/items' })).statusCode === 503, 'a request is shed')
-    const shedBefore = parseMetrics(await app.metrics!.render()).get('keel_load_shed_total{limit="heap"}')!
+    const shedBefore = parseMetrics(await app.metrics!.render()).get(`keel_load_shed_total{limit="${limit}"}`)!
     expectShed(await app.inject({ url: '/api/v1/items' }), '3')
     expectShed(await app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: 'a@example.com', password: 'x' } }), '3')
     expectShed(await app.inject({ url: '/readyz' }), '3')
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200)
     // Each refusal is counted once, under the limit that caused it.
     const metrics = parseMetrics(await app.metrics!.render())
-    expect(metrics.get('keel_load_shed_total{limit="heap"}')! - shedBefore).toBe(3)
+    expect(metrics.get(`keel_load_shed_total{limit="${limit}"}`)! - shedBefore).toBe(3)
     expect(metrics.get('keel_load_shed_total{limit="event_loop_delay"}')).toBe(0)
   }, 20_000)
 
