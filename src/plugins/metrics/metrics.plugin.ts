@@ -44,8 +44,9 @@ export const metricsPlugin = fp(async (app: FastifyInstance, sources: MetricSour
     done()
   })
   app.addHook('onResponse', (request, reply, done) => {
-    const config = request.routeOptions.config
-    metrics.requestAnswered(request.method, request.routeOptions.url ?? UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime / 1000)
+    // Read once: Fastify builds a new routeOptions object on every access.
+    const { url, config } = request.routeOptions
+    metrics.requestAnswered(request.method, url ?? UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime / 1000)
     if (config.loginAttempt) {
       const outcome = LOGIN_OUTCOMES[reply.statusCode]
       if (outcome) metrics.loginAttempt(outcome)
