@@ -29,6 +29,8 @@ export interface BenchOptions {
   through: 'pgbouncer' | undefined
   /** With --through: measured runs per scenario and variant (the median is reported). */
   rounds: number
+  /** Rounds of item GET on a second Keel with METRICS_PORT set vs this one (0: not measured). */
+  metricsCostRounds: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -45,6 +47,8 @@ const USAGE = `Usage: npm run bench -- [options]
                              in transaction mode, interleaved in one run (instead of the full scenario list)
   --rounds N                 with --through: runs per scenario and variant, alternating order, median reported
                              (default 3; --smoke: 1)
+  --metrics-cost             also item GET with metrics on vs off, alternating rounds (the smoke run always does one)
+  --metrics-rounds N         rounds of --metrics-cost (default 3; --smoke: 1)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -72,6 +76,8 @@ const OPTIONS = {
   through: { type: 'string' },
   rounds: { type: 'string' },
   smoke: { type: 'boolean', default: false },
+  'metrics-cost': { type: 'boolean', default: false },
+  'metrics-rounds': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const
 
@@ -117,6 +123,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     wrk,
     through: values.through,
     rounds: positiveInt('rounds', values.rounds, smoke ? 1 : 3),
+    // The smoke run exercises this path too (one round), so CI notices when it breaks.
+    metricsCostRounds: values['metrics-cost'] || smoke ? positiveInt('metrics-rounds', values['metrics-rounds'], smoke ? 1 : 3) : 0,
   }
 }
 

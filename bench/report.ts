@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CapturedStatement } from './capture-sql.js'
 import type { LoadResult } from './load.js'
+import type { MetricsCostReport } from './metrics-cost.js'
 import type { BenchOptions } from './options.js'
 import type { BcryptCeiling, PgbenchResult } from './references.js'
 import { POOLER_VARIANTS, POOLER_VARIANT_TITLES, type PoolerComparison } from './through-pgbouncer.js'
@@ -36,6 +37,8 @@ export interface BenchReport {
   capturedSql?: { request: string; statements: CapturedStatement[] }
   /** `--through pgbouncer`: the same scenarios direct and through PgBouncer. */
   poolers?: PoolerComparison
+  /** Item GET with METRICS_PORT set vs unset (--metrics-cost). */
+  metricsCost?: MetricsCostReport
   /** Harness failures: any of them makes the run exit non-zero. */
   problems: string[]
   /** Things in Keel's behaviour worth a look (errors, unclean stop, warnings logged). */
@@ -125,6 +128,21 @@ function poolerRows(c: PoolerComparison): string[] {
   return lines
 }
 
+function metricsCostLines(c: MetricsCostReport): string[] {
+  const each = (results: LoadResult[]) => results.map((r) => `${rate(r.rps)} req/s (${cpu(r.serverCpuMsPerRequest)} ms CPU)`).join(', ')
+  return [
+    `**Metrics cost** (GET /api/v1/items/{id}, ${c.rounds} alternating round${c.rounds === 1 ? '' : 's'}, same database and settings):`
+      + ` throughput ${pct(Math.abs(c.throughputCost))} ${c.throughputCost >= 0 ? 'lower' : 'higher'} with METRICS_PORT set (median req/s),`
+      + ` Keel CPU per request ${pct(Math.abs(c.cpuCost))} ${c.cpuCost >= 0 ? 'higher' : 'lower'} (median); ${c.series} series in a scrape.`,
+    '',
+    `- metrics off: ${each(c.off)}`,
+    `- metrics on: ${each(c.on)}`,
+    '',
+    '<details><summary>Request and Keel series of that scrape (a cluster primary sums its workers)</summary>',
+    '', '```', ...c.sample, '```', '', '</details>',
+  ]
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const { machine: m, settings: s, keel: k } = report
   const load = m.loadAverageBefore.map((l) => l.toFixed(2)).join(' / ')
@@ -146,6 +164,7 @@ export function renderMarkdown(report: BenchReport): string {
     ...referenceRows(report.references)]),
     '',
   ]
+  if (report.metricsCost) lines.push(...metricsCostLines(report.metricsCost), '')
   const skipped = Object.entries(report.references.skipped)
   if (skipped.length) lines.push(...skipped.map(([id, why]) => `- reference ${id} skipped: ${why}`), '')
   if (report.observations.length) lines.push('Observations:', '', ...report.observations.map((o) => `- ${o}`), '')

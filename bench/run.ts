@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
 import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadSettings } from './load.js'
+import { measureMetricsCost } from './metrics-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
 import { renderMarkdown, writeResults, type BenchReport, type ScenarioReport } from './report.js'
@@ -45,11 +46,13 @@ function checkScenario(s: ScenarioReport, keelPid: number, problems: string[], o
   else if (failed > 0) observations.push(`${s.title}: ${r.non2xx} non-2xx and ${r.errors} errors (${r.timeouts} timeouts); status codes ${JSON.stringify(r.statusCodes)}`)
 }
 
+const loadSettings = (options: BenchOptions, keel: KeelProcess): LoadSettings => ({
+  baseUrl: keel.baseUrl, connections: options.connections, durationSeconds: options.durationSeconds,
+  warmupSeconds: options.warmupSeconds, serverPid: keel.pid, measureDb: options.engine === 'postgres', wrk: options.wrk,
+})
+
 async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport): Promise<void> {
-  const settings: LoadSettings = {
-    baseUrl: keel.baseUrl, connections: options.connections, durationSeconds: options.durationSeconds,
-    warmupSeconds: options.warmupSeconds, serverPid: keel.pid, measureDb: options.engine === 'postgres', wrk: options.wrk,
-  }
+  const settings = loadSettings(options, keel)
   const scenarios = buildScenarios(seeded, sessions, options.bcryptRounds)
     .filter((s) => options.only.length === 0 || options.only.includes(s.id))
   for (const scenario of scenarios) {
@@ -66,6 +69,22 @@ async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: Se
     }
     report.scenarios.push(entry)
     checkScenario(entry, keel.pid, report.problems, report.observations)
+  }
+}
+
+/** Item GET on two fresh Keels, one with METRICS_PORT set, in alternating rounds (bench/metrics-cost.ts). */
+async function runMetricsCost(
+  options: BenchOptions, settings: LoadSettings, env: Record<string, string>, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
+  if (options.engine !== 'postgres') return void (report.references.skipped['metrics cost'] = 'needs PostgreSQL: two Keel processes share the database')
+  const itemGet = buildScenarios(seeded, sessions, options.bcryptRounds).find((s) => s.id === 'item-get')!
+  log(`▶ metrics cost: ${itemGet.title} with METRICS_PORT vs without, ${options.metricsCostRounds} round(s)`)
+  try {
+    report.metricsCost = await measureMetricsCost(root, env, options.nodeArgs, settings, itemGet.load, options.metricsCostRounds)
+    const c = report.metricsCost
+    log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher`)
+  } catch (err) {
+    report.problems.push(`metrics cost: ${errorText(err)}`)
   }
 }
 
@@ -225,8 +244,11 @@ async function main(): Promise<number> {
       keel = undefined
     } else {
       await runScenarios(options, keel, seeded, sessions, report)
+      const settings = loadSettings(options, keel)
       await stopKeel(keel, report)
       keel = undefined
+      // After the main Keel stopped: the pair measured next has the machine (and the database's connections) to itself.
+      if (options.metricsCostRounds) await runMetricsCost(options, settings, env, seeded, sessions, report)
       const readerToken = sessions.accessTokens.get(seeded.reader.email)!
       await runReferences(options, target, env, seeded, readerToken, report)
     }

@@ -59,6 +59,13 @@ export function keelEnv(input: KeelEnvInput): Record<string, string> {
     FIRST_SUPERUSER_EMAIL: '',
     FIRST_SUPERUSER_PASSWORD: '',
     TRUST_PROXY: '',
+    // Metrics off unless a scenario turns them on (bench/metrics-cost.ts); shedding at its defaults.
+    METRICS_PORT: '',
+    METRICS_HOST: '',
+    SHED_MAX_EVENT_LOOP_DELAY_MS: '1000',
+    SHED_MAX_HEAP_USED_MB: '0',
+    SHED_MAX_RSS_MB: '0',
+    SHED_RETRY_AFTER_SECONDS: '5',
   }
 }
 

@@ -9,6 +9,7 @@ import { bodyParsersPlugin } from './plugins/body-parsers.js'
 import { connectionClosePlugin } from './plugins/connection-close.js'
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { inFlightPlugin } from './plugins/in-flight.js'
+import { loadSheddingPlugin } from './plugins/load-shedding.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
 import { routeContractPlugin } from './plugins/route-contract.js'
@@ -77,9 +78,15 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     await userCache.close()
   })
 
+  if (config.metrics) {
+    // Loaded only when on: with METRICS_PORT unset prom-client is never imported and requests pay nothing.
+    const { metricsPlugin } = await import('./plugins/metrics/metrics.plugin.js')
+    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats })
+  }
   await app.register(inFlightPlugin)
   await app.register(connectionClosePlugin)
   await app.register(errorsPlugin)
+  await app.register(loadSheddingPlugin, config.loadShedding)
   await app.register(securityPlugin, { corsOrigins: config.corsOrigins })
   await app.register(bodyParsersPlugin)
   await app.register(rateLimitPlugin, { store: counterStore, perMinute: config.rateLimitPerMinute })

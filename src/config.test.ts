@@ -42,9 +42,25 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'production' }, 'SECRET_KEY'],
     [{ NODE_ENV: 'production', SECRET_KEY: 'short' }, 'SECRET_KEY'],
     [{ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), BCRYPT_ROUNDS: '4' }, 'BCRYPT_ROUNDS'],
+    [{ METRICS_PORT: 'ninety' }, 'METRICS_PORT'],
+    [{ METRICS_PORT: '8000' }, 'METRICS_PORT'],
+    [{ SHED_MAX_EVENT_LOOP_DELAY_MS: '-1' }, 'SHED_MAX_EVENT_LOOP_DELAY_MS'],
+    [{ SHED_RETRY_AFTER_SECONDS: '0' }, 'SHED_RETRY_AFTER_SECONDS'],
   ])('refuses %j with a message naming %s', (env, variable) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(ConfigError)
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(new RegExp(variable))
+  })
+
+  it('metrics are off unless METRICS_PORT is set; shedding limits are in bytes, 0 = check off, loop delay 1 s in production', () => {
+    expect(loadConfig({ DATA_DIR: dataDir() })).toMatchObject({
+      metrics: undefined,
+      loadShedding: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 5 },
+    })
+    expect(loadConfig({ DATA_DIR: dataDir(), NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).loadShedding.maxEventLoopDelayMs).toBe(1000)
+    const config = loadConfig({ DATA_DIR: dataDir(), HOST: '0.0.0.0', METRICS_PORT: '9464', SHED_MAX_RSS_MB: '512' })
+    expect(config.metrics).toEqual({ host: '0.0.0.0', port: 9464 })
+    expect(config.loadShedding.maxRssBytes).toBe(512 * 1_048_576)
+    expect(loadConfig({ DATA_DIR: dataDir(), METRICS_PORT: '9464', METRICS_HOST: '127.0.0.1' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 })
   })
 
   it('TRUST_PROXY: the proxies\' addresses, never a blanket true or a hop count', () => {

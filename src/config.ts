@@ -31,6 +31,13 @@ const EnvSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   WORKERS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], { default: 1 }),
   SHUTDOWN_DRAIN_SECONDS: Type.Optional(Type.Number({ minimum: 0, maximum: 300 })),
+  // Operations (docs/operations.md): the metrics listener and load-shedding limits (0 = that check off).
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  METRICS_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  SHED_MAX_EVENT_LOOP_DELAY_MS: Type.Optional(Type.Integer({ minimum: 0 })),
+  SHED_MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, default: 0 }),
+  SHED_MAX_RSS_MB: Type.Integer({ minimum: 0, default: 0 }),
+  SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -64,6 +71,17 @@ export interface Config {
   readonly workers: number
   /** After SIGTERM: how long /readyz answers 503 while requests are still served (SPEC §7); then the server closes. */
   readonly shutdownDrainSeconds: number
+  /** Where GET /metrics is served: never the public port; undefined = metrics off (prom-client not loaded). */
+  readonly metrics: { readonly host: string; readonly port: number } | undefined
+  readonly loadShedding: LoadSheddingLimits
+}
+
+/** Past any non-zero limit new requests get 503 + Retry-After (plugins/load-shedding.ts). */
+export interface LoadSheddingLimits {
+  readonly maxEventLoopDelayMs: number
+  readonly maxHeapUsedBytes: number
+  readonly maxRssBytes: number
+  readonly retryAfterSeconds: number
 }
 
 /** Raised for bad configuration: one message naming the variable, printed without a stack by server.ts. */
@@ -103,6 +121,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
 
   const workers = e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError('Invalid configuration: METRICS_PORT must differ from PORT (metrics are never served on the public port)')
+  }
+  const MB = 1_048_576
   return Object.freeze({
     env: e.NODE_ENV,
     isProduction,
@@ -130,6 +152,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workers,
     // A load balancer needs a few health checks to notice /readyz turned 503; locally nobody is watching.
     shutdownDrainSeconds: e.SHUTDOWN_DRAIN_SECONDS ?? (isProduction ? 5 : 0),
+    metrics: e.METRICS_PORT === undefined ? undefined : Object.freeze({ host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT }),
+    loadShedding: Object.freeze({
+      // On in production only: in development and tests the embedded engine's WebAssembly runs on the event loop,
+      // and one long query on a busy machine (or a debugger pause) would shed the next second of requests.
+      maxEventLoopDelayMs: e.SHED_MAX_EVENT_LOOP_DELAY_MS ?? (isProduction ? 1000 : 0),
+      maxHeapUsedBytes: e.SHED_MAX_HEAP_USED_MB * MB,
+      maxRssBytes: e.SHED_MAX_RSS_MB * MB,
+      retryAfterSeconds: e.SHED_RETRY_AFTER_SECONDS,
+    }),
   })
 }
 

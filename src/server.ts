@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { ConfigError, loadConfig, type Config } from './config.js'
 import type { Database } from './db/client.js'
 import type { RefreshTokensRepository } from './modules/auth/refresh-tokens.repository.js'
+import type { MetricsSource } from './plugins/metrics/metrics-server.js'
 import { DataDirLockedError } from './db/data-dir-lock.js'
 import { createLogger } from './logger.js'
 import { serveClusterCounters } from './shared/cluster-counter-store.js'
@@ -72,6 +73,8 @@ async function listen(config: Config, database: Database, logger: Logger): Promi
     app = await buildApp({ config, database, logger })
     if (cluster.isWorker) await databasePrepared()
     await app.listen({ host: config.host, port: config.port })
+    // A worker's figures are served by the primary, summed (runPrimary).
+    if (config.metrics && app.metrics && cluster.isPrimary) await startMetrics(config.metrics, logger, app.metrics)
     return { app, tokens: createRefreshTokensRepository(database.db) }
   } catch (err) {
     await app?.close()
@@ -149,6 +152,7 @@ async function runPrimary(config: Config, logger: Logger): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   logger.info({ workers: config.workers }, 'cluster primary started')
+  if (config.metrics) await startMetrics(config.metrics, logger)
 
   try {
     const { createDatabase } = await import('./db/client.js')
@@ -180,6 +184,12 @@ function databasePrepared(): Promise<void> {
     process.on('message', onMessage)
     process.send!({ type: AWAIT_DATABASE })
   })
+}
+
+/** GET /metrics on its own port: this process's registry, or (no source: the primary) the sum over workers. */
+async function startMetrics(at: NonNullable<Config['metrics']>, logger: Logger, source?: MetricsSource): Promise<void> {
+  const { startMetricsServer, clusterMetricsSource } = await import('./plugins/metrics/metrics-server.js')
+  await startMetricsServer(at.host, at.port, source ?? clusterMetricsSource(), logger)
 }
 
 async function prepareDatabase(config: Config, database: Database, logger: Logger): Promise<void> {

@@ -30,6 +30,8 @@ export interface Database {
   listen(channel: string, onMessage: (payload: string) => void, onReset: () => void): Promise<Listener>
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
+  /** Connection-pool figures for /metrics; absent on the embedded engine (one connection, no pool). */
+  poolStats?(): { total: number; idle: number; waiting: number }
   /** Closes the pool or the engine; later calls resolve with the first one. */
   close(): Promise<void>
 }
@@ -107,6 +109,7 @@ async function createPostgresDatabase(url: string, options: DatabaseOptions): Pr
     async ping() {
       await db.execute(sql`select 1`)
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: once(() => pool.end()),
   }
 }

@@ -18,8 +18,11 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-/** The real buildApp on a fresh migrated database, with fast bcrypt and silent logs. */
-export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * The real buildApp on a fresh migrated database, with fast bcrypt and silent logs. `beforeReady` may add
+ * test-only routes or hooks (Fastify refuses them once the app is ready).
+ */
+export async function buildTestApp(env: Record<string, string> = {}, beforeReady?: (app: FastifyInstance) => void): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     SECRET_KEY: 'test-secret-key-that-is-long-enough-0123456789',
@@ -34,6 +37,7 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
   await createMigrator(database).migrate()
   const app = await buildApp({ config, database, logger: pino({ level: config.logLevel }) })
   const flushResponses = recordResponses(app, inject('responseLog'))
+  beforeReady?.(app)
   await app.ready()
   return {
     app,

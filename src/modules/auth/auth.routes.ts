@@ -20,7 +20,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore 
   }
 
   app.post('/token', {
-    config: publicRoute,
+    config: { ...publicRoute, loginAttempt: true },
     schema: {
       tags: ['auth'],
       operationId: 'login',

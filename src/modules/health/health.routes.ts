@@ -19,7 +19,8 @@ const ReadinessSchema = Type.Object({
 export const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const common = { tags: ['operations'], security: [] }
   app.get('/healthz', {
-    config: { rateLimit: false },
+    // Never shed: an overloaded process is still alive, and a failing liveness probe would get it killed.
+    config: { rateLimit: false, loadShedding: false },
     schema: {
       ...common, operationId: 'getLiveness', summary: 'Liveness',
       description: 'The process is alive; the database is not asked. Never rate limited.', response: { 200: StatusSchema },

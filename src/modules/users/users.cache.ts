@@ -16,8 +16,11 @@ export async function createUserCache(database: Database) {
   const entries = new Map<number, { user: CachedUser; expiresAt: number }>()
   // Bumped by every invalidation: a row read before a change must not be cached after it (see `set`).
   let generation = 0
+  // Plain integers for /metrics (read at scrape time, so counting costs a request nothing).
+  const stats = { hits: 0, misses: 0, invalidations: 0 }
   const forget = (id: number) => {
     generation++
+    stats.invalidations++
     entries.delete(id)
   }
   const listener: Listener = await database.listen(
@@ -25,6 +28,7 @@ export async function createUserCache(database: Database) {
     (payload) => forget(Number(payload)),
     () => {
       generation++
+      stats.invalidations += entries.size
       entries.clear()
     },
   )
@@ -32,11 +36,13 @@ export async function createUserCache(database: Database) {
     /** Take before reading a user from the database; pass to `set`. */
     generation: () => generation,
     get(id: number): CachedUser | undefined {
-      if (!listener.isListening()) return undefined
-      const entry = entries.get(id)
-      if (!entry) return undefined
-      if (entry.expiresAt > Date.now()) return entry.user
-      entries.delete(id)
+      const entry = listener.isListening() ? entries.get(id) : undefined
+      if (entry && entry.expiresAt > Date.now()) {
+        stats.hits++
+        return entry.user
+      }
+      if (entry) entries.delete(id)
+      stats.misses++
       return undefined
     },
     /** Caches `user` unless anything was invalidated since `readAt` (the read may predate that change). */
@@ -48,6 +54,7 @@ export async function createUserCache(database: Database) {
     invalidate: forget,
     /** `active`, or `bypassed` while notifications are not known to arrive (see db/listener.ts for the state). */
     status: () => ({ userCache: listener.isListening() ? 'active' as const : 'bypassed' as const, listen: listener.state() }),
+    stats: () => ({ ...stats }),
     close: () => listener.close(),
   }
 }
