@@ -57,6 +57,10 @@ export function keelEnv(input: KeelEnvInput): Record<string, string> {
     FIRST_SUPERUSER_EMAIL: '',
     FIRST_SUPERUSER_PASSWORD: '',
     TRUST_PROXY: '',
+    // Production refuses to start without a mail decision; the bench sends none (log only).
+    SMTP_URL: 'log:',
+    APP_URL: '',
+    REQUIRE_EMAIL_VERIFICATION: 'false',
   }
 }
 

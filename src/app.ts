@@ -20,6 +20,7 @@ import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { itemsRoutes } from './modules/items/items.routes.js'
+import { mailPlugin } from './modules/mail/mail.plugin.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
 
@@ -79,6 +80,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   await app.register(bodyParsersPlugin)
   await app.register(rateLimitPlugin, { store: counterStore, perMinute: config.rateLimitPerMinute })
   await app.register(openapiPlugin)
+  await app.register(mailPlugin)
 
   await app.register(healthRoutes)
   await app.register(async (api) => {

@@ -5,6 +5,7 @@ import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
+import { resolveMailConfig, type MailConfig } from './modules/mail/mail.config.js'
 
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
@@ -27,9 +28,19 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.String({ default: 'false' }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
   WORKERS: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], { default: 1 }),
+  // Account email (SPEC §6); see src/modules/mail/mail.config.ts.
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^(smtps?://.+|log:)$' })),
+  APP_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$' })),
+  APP_NAME: Type.String({ minLength: 1, maxLength: 100, default: 'Keel' }),
+  MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+  REQUIRE_EMAIL_VERIFICATION: Type.Boolean({ default: false }),
+  EMAIL_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 5 }),
+  EMAIL_COOLDOWN_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: 60 }),
+  MAIL_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  MAIL_RETRY_BASE_SECONDS: Type.Number({ minimum: 0, maximum: 3_600, default: 30 }),
 })
 
-type Env = Static<typeof EnvSchema>
+export type Env = Static<typeof EnvSchema>
 
 /** Typed, validated settings. Built once by server.ts (or the test helper) and passed down; never a module singleton. */
 export interface Config {
@@ -54,6 +65,7 @@ export interface Config {
   readonly trustProxy: false | readonly string[]
   readonly logLevel: string
   readonly workers: number
+  readonly mail: MailConfig
 }
 
 /** Raised for bad configuration: one message naming the variable, printed without a stack by server.ts. */
@@ -116,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL,
     workers,
+    mail: resolveMailConfig(e, isProduction, dataDir),
   })
 }
 
