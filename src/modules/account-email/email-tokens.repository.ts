@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { and, eq, gt, isNull } from 'drizzle-orm'
+import { and, eq, gt, isNull, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { mailOutbox } from '../mail/mail-outbox.table.js'
+import { users } from '../users/users.table.js'
 import { emailTokens, type EmailTokenPurpose } from './email-tokens.table.js'
 
 /** Injectable time source: tests move it forward to expire tokens without waiting. */
@@ -69,3 +71,30 @@ export function createEmailTokensRepository(db: Db, clock: Clock = systemClock) 
 }
 
 export type EmailTokensRepository = ReturnType<typeof createEmailTokensRepository>
+
+/**
+ * Issues a token for the active account with `email`, kills its older ones and queues its mail, in one statement:
+ * the request runs the same statement and the same work whether the address is unknown, inactive or known (only
+ * the number of rows written differs), so neither its answer nor its timing says which.
+ */
+export async function issueForActiveAddress(db: Db, clock: Clock, input: {
+  email: string
+  purpose: EmailTokenPurpose
+  ttlSeconds: number
+  mail: (token: string) => { subject: string; text: string; html: string }
+}): Promise<void> {
+  const token = randomBytes(32).toString('base64url')
+  const { subject, text, html } = input.mail(token)
+  const expiresAt = new Date(clock().getTime() + input.ttlSeconds * 1000).toISOString()
+  await db.execute(sql`
+    WITH target AS (
+      SELECT id, email FROM ${users} WHERE lower(email) = ${input.email.toLowerCase()} AND is_active
+    ), killed AS (
+      DELETE FROM ${emailTokens} WHERE user_id IN (SELECT id FROM target) AND purpose = ${input.purpose} AND used_at IS NULL
+    ), issued AS (
+      INSERT INTO ${emailTokens} (user_id, purpose, token_hash, email, expires_at)
+      SELECT id, ${input.purpose}, ${hashEmailToken(token)}, email, ${expiresAt}::timestamptz FROM target
+    )
+    INSERT INTO ${mailOutbox} (recipient, subject, text_body, html_body)
+    SELECT email, ${subject}, ${text}, ${html} FROM target`)
+}
