@@ -37,7 +37,11 @@ export const EmailChangeSchema = Type.Object({
 /** The body of every 202: the same text whatever happened, so it reveals nothing. */
 export const AcceptedSchema = Type.Object({
   detail: Type.String({ examples: ['If this address belongs to an active account, a message is on its way'] }),
-}, { title: 'Accepted', description: 'Accepted; any mail is sent in the background' })
+}, {
+  title: 'Accepted',
+  description: 'Accepted; any mail is sent in the background',
+  examples: [{ detail: 'If this address belongs to an active account, a message is on its way' }],
+})
 
 export type PasswordRecovery = Static<typeof PasswordRecoverySchema>
 export type PasswordReset = Static<typeof PasswordResetSchema>
