@@ -6,7 +6,7 @@ import { createLoginLimiter } from '../auth/login-limiter.js'
 import { createMailRequestLimits } from './account-email.limits.js'
 import { createAccountEmailService, type AccountEmailService } from './account-email.service.js'
 import { AcceptedSchema, EmailChangeSchema, EmailTokenSchema, PasswordRecoverySchema, PasswordResetSchema } from './account-email.schemas.js'
-import { systemClock, type Clock } from './email-tokens.repository.js'
+import { createEmailTokensRepository, systemClock, type Clock } from './email-tokens.repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,6 +33,16 @@ const routes: FastifyPluginAsyncTypebox<AccountEmailRoutesOptions> = async (app,
     db: app.database.db, config: app.config, clock: clock ?? systemClock, limits, cache: app.userCache, wake: () => app.mailOutbox.wake(),
   })
   app.decorate('accountEmail', service)
+  // Dead tokens (expired or used a day ago) are dropped hourly; they would only grow the table.
+  const tokens = createEmailTokensRepository(app.database.db, clock ?? systemClock)
+  let sweeper: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    sweeper = setInterval(() => {
+      tokens.sweepDead().catch((err: unknown) => app.log.warn({ err }, 'email token clean-up failed'))
+    }, 3_600_000)
+    sweeper.unref()
+  })
+  app.addHook('onClose', async () => clearInterval(sweeper))
   // Guessing the current password here must cost as much as guessing it at login.
   const passwordAttempts = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
   const publicRoute = { public: true }

@@ -91,3 +91,22 @@ describe('email tokens', () => {
     for (const token of ['', 'x', 'A'.repeat(43), '%00\' OR 1=1 --']) expect(await tokens.consume(token, 'password_reset')).toBeUndefined()
   })
 })
+
+describe('email token clean-up', () => {
+  it('drops tokens expired or used more than a day ago, keeps the rest', async () => {
+    const user = await newUser()
+    const time = testClock()
+    const tokens = createEmailTokensRepository(database.db, time.clock)
+    const issue = (purpose: 'password_reset' | 'email_verification' | 'email_change', ttlSeconds: number) =>
+      tokens.issue({ userId: user.id, purpose, email: user.email, ttlSeconds }, database.db)
+    await issue('password_reset', 60)
+    const used = await issue('email_verification', 3 * 86_400)
+    await tokens.consume(used, 'email_verification')
+    const live = await issue('email_change', 3 * 86_400)
+    time.advance(86_400 + 120)
+    await tokens.sweepDead()
+    const left = await database.db.select({ purpose: emailTokens.purpose }).from(emailTokens).where(eq(emailTokens.user_id, user.id))
+    expect(left.map((r) => r.purpose)).toEqual(['email_change'])
+    expect(await tokens.peek(live, 'email_change')).toBeDefined()
+  })
+})

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { and, eq, gt, isNull, sql } from 'drizzle-orm'
+import { and, eq, gt, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { mailOutbox } from '../mail/mail-outbox.table.js'
 import { users } from '../users/users.table.js'
@@ -61,6 +61,14 @@ export function createEmailTokensRepository(db: Db, clock: Clock = systemClock) 
       const [row] = await tx.select({ user_id: emailTokens.user_id, email: emailTokens.email }).from(emailTokens)
         .where(live(hashEmailToken(token), purpose))
       return row
+    },
+
+    /** Drops tokens that can never be used again (expired or used a day ago): they prove nothing. */
+    async sweepDead(): Promise<number> {
+      const dayAgo = new Date(clock().getTime() - 86_400_000)
+      const rows = await db.delete(emailTokens).where(or(lt(emailTokens.expires_at, dayAgo), lt(emailTokens.used_at, dayAgo)))
+        .returning({ id: emailTokens.id })
+      return rows.length
     },
 
     /** Kills every outstanding token of this user and purpose (a newer one, or a password change, replaces them). */

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, lt, lte, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { mailOutbox } from './mail-outbox.table.js'
 import type { MailContent } from './mail.templates.js'
@@ -56,6 +56,14 @@ export function createMailOutboxRepository(db: Db) {
       await db.update(mailOutbox)
         .set({ last_error: error, next_attempt_at: sql`now() + ${delaySeconds} * interval '1 second'` })
         .where(eq(mailOutbox.id, id))
+    },
+
+    /** Drops sent and dead messages older than `days`: the record is kept that long, then it is only clutter. */
+    async sweepFinished(days: number): Promise<number> {
+      const rows = await db.delete(mailOutbox)
+        .where(and(inArray(mailOutbox.status, ['sent', 'dead']), lt(mailOutbox.created_at, sql`now() - ${days} * interval '1 day'`)))
+        .returning({ id: mailOutbox.id })
+      return rows.length
     },
 
     /** Given up: kept for the record (recipient, subject, error), the body erased. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { eq } from 'drizzle-orm'
+import { eq, inArray } from 'drizzle-orm'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Database } from '../../db/client.js'
@@ -123,6 +123,17 @@ describe('mail outbox worker', () => {
     await worker().runOnce()
     expect(smtp.received.filter((m) => m.to === to)).toEqual([])
     expect(await row(to)).toMatchObject({ status: 'pending', attempts: 1 })
+  })
+
+  it('the clean-up drops finished messages past their keeping time, never pending ones', async () => {
+    const [old, fresh, waiting] = [recipient('old'), recipient('fresh'), recipient('waiting')]
+    for (const to of [old, fresh, waiting]) await enqueue(to)
+    await database.db.update(mailOutbox).set({ status: 'sent', created_at: new Date(Date.now() - 31 * 86_400_000) }).where(eq(mailOutbox.recipient, old))
+    await database.db.update(mailOutbox).set({ status: 'dead' }).where(eq(mailOutbox.recipient, fresh))
+    await database.db.update(mailOutbox).set({ created_at: new Date(Date.now() - 40 * 86_400_000), next_attempt_at: new Date(Date.now() + 3_600_000) }).where(eq(mailOutbox.recipient, waiting))
+    expect(await createMailOutboxRepository(database.db).sweepFinished(30)).toBe(1)
+    const left = await database.db.select({ to: mailOutbox.recipient }).from(mailOutbox).where(inArray(mailOutbox.recipient, [old, fresh, waiting]))
+    expect(left.map((r) => r.to).sort()).toEqual([fresh, waiting].sort())
   })
 
   it('backs off exponentially, capped at an hour', () => {

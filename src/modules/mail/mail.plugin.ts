@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
+import { createMailOutboxRepository } from './mail-outbox.repository.js'
 import { createOutboxWorker, type OutboxWorker } from './mail-outbox.worker.js'
 import { createMailTransport } from './mail.transport.js'
 
@@ -11,7 +12,14 @@ declare module 'fastify' {
   }
 }
 
-/** The outbox worker lives as long as the app: started when it is ready, stopped (after its current send) on close. */
+const HOUR_MS = 3_600_000
+/** Sent and dead messages stay this long as a record (recipient, subject, attempts, error; never the body). */
+const KEEP_FINISHED_DAYS = 30
+
+/**
+ * The outbox worker lives as long as the app: started when it is ready, stopped (after its current send) on close.
+ * An hourly sweep drops old finished messages.
+ */
 export const mailPlugin = fp(async (app: FastifyInstance) => {
   const mail = app.config.mail
   const logger = app.log as Logger
@@ -26,8 +34,17 @@ export const mailPlugin = fp(async (app: FastifyInstance) => {
     retryBaseSeconds: mail.retryBaseSeconds,
   })
   app.decorate('mailOutbox', worker)
-  app.addHook('onReady', async () => worker.start())
+  const outbox = createMailOutboxRepository(app.database.db)
+  let sweeper: NodeJS.Timeout | undefined
+  app.addHook('onReady', async () => {
+    worker.start()
+    sweeper = setInterval(() => {
+      outbox.sweepFinished(KEEP_FINISHED_DAYS).catch((err: unknown) => logger.warn({ err }, 'mail outbox clean-up failed'))
+    }, HOUR_MS)
+    sweeper.unref()
+  })
   app.addHook('onClose', async () => {
+    clearInterval(sweeper)
     await worker.stop()
     transport.close()
   })
