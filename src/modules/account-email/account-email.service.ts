@@ -130,7 +130,9 @@ export function createAccountEmailService({ db, config, clock, limits, wake, cac
         // A unique violation here (taken meanwhile) is a 409 and rolls back: the link stays usable.
         await users.update(userId, { email: provenEmail, email_verified: true }, tx)
         await endSessions(userId, tx)
+        // Links sent to the old address stop working: it is no longer the account's.
         await tokens.revoke(userId, 'email_verification', tx)
+        await tokens.revoke(userId, 'password_reset', tx)
         return userId
       })
       cache?.invalidate(userId)

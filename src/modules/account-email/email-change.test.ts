@@ -37,8 +37,12 @@ describe('POST /api/v1/users/me/email → POST /api/v1/auth/confirm-email-change
     expect(notice.text).toContain(newEmail)
     expect((await me(user.headers)).json()).toMatchObject({ email: user.email })
 
+    expect((await t.app.inject({ method: 'POST', url: '/api/v1/auth/password-recovery', payload: { email: user.email } })).statusCode).toBe(202)
+    const resetLink = linkToken(await smtp.waitFor((m) => m.to === user.email && m.subject.startsWith('Reset')), '/reset-password')
     const token = linkToken(mail, '/confirm-email-change')
     expect((await confirm(token)).statusCode).toBe(204)
+    // A reset link sent to the old address dies with it.
+    expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { token: resetLink, new_password: 'taken-over-password' } }), 400)
     // Every session ends: access and refresh tokens alike.
     for (const access of [user.accessToken, other.accessToken]) expectProblem(await me(authHeaders(access)), 401)
     expectProblem(await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: other.refreshToken } }), 401)
