@@ -29,9 +29,9 @@ const ACCEPTED = { detail: 'If this address belongs to an active account, a mess
 const routes: FastifyPluginAsyncTypebox<AccountEmailRoutesOptions> = async (app, { counterStore, clock }) => {
   const { mail } = app.config
   const limits = createMailRequestLimits(counterStore, mail)
-  const service = createAccountEmailService({
-    db: app.database.db, config: app.config, clock: clock ?? systemClock, limits, cache: app.userCache, wake: () => app.mailOutbox.wake(),
-  })
+  // The worker is woken after the current I/O turn, so the answer leaves before any mail work starts.
+  const wake = () => { setImmediate(() => app.mailOutbox.wake()) }
+  const service = createAccountEmailService({ db: app.database.db, config: app.config, clock: clock ?? systemClock, limits, cache: app.userCache, wake })
   app.decorate('accountEmail', service)
   // Dead tokens (expired or used a day ago) are dropped hourly; they would only grow the table.
   const tokens = createEmailTokensRepository(app.database.db, clock ?? systemClock)
