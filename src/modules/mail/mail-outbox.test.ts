@@ -136,6 +136,25 @@ describe('mail outbox worker', () => {
     expect(left.map((r) => r.to).sort()).toEqual([fresh, waiting].sort())
   })
 
+  it('stop() waits for the message being sent, then polls no more', async () => {
+    const [to, later] = [recipient('stopping'), recipient('after-stop')]
+    await enqueue(to)
+    smtp.setDelay(500)
+    const running = worker({ pollMs: 10 })
+    try {
+      running.start()
+      await eventually(async () => expect((await row(to)).attempts).toBe(1))
+      await running.stop()
+    } finally {
+      smtp.setDelay(0)
+    }
+    expect(await row(to)).toMatchObject({ status: 'sent' })
+    await enqueue(later)
+    running.wake()
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(await row(later)).toMatchObject({ status: 'pending', attempts: 0 })
+  })
+
   it('backs off exponentially, capped at an hour', () => {
     expect([1, 2, 3, 4].map((a) => retryDelaySeconds(30, a))).toEqual([30, 60, 120, 240])
     expect(retryDelaySeconds(30, 20)).toBe(3_600)
