@@ -66,6 +66,10 @@ export function keelEnv(input: KeelEnvInput): Record<string, string> {
     SHED_MAX_HEAP_USED_MB: '0',
     SHED_MAX_RSS_MB: '0',
     SHED_RETRY_AFTER_SECONDS: '5',
+    // Production refuses to start without a mail decision; the bench sends none (log only).
+    SMTP_URL: 'log:',
+    APP_URL: '',
+    REQUIRE_EMAIL_VERIFICATION: 'false',
   }
 }
 

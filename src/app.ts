@@ -19,10 +19,13 @@ import { buildSerializer } from './plugins/serialization.js'
 import { assertDecimalIdParam, buildValidator } from './plugins/validation.js'
 import { createCounterStore } from './shared/counter-store.js'
 import { ProblemSchema } from './shared/schemas.js'
+import { accountEmailRoutes } from './modules/account-email/account-email.routes.js'
+import type { Clock } from './modules/account-email/email-tokens.repository.js'
 import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { itemsRoutes } from './modules/items/items.routes.js'
+import { mailPlugin } from './modules/mail/mail.plugin.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
 
@@ -39,12 +42,14 @@ export interface BuildAppOptions {
   config: Config
   database: Database
   logger: Logger
+  /** Time for email tokens' expiry; tests move it forward. */
+  clock?: Clock
 }
 
 export const BODY_LIMIT_BYTES = 1_048_576
 
 /** Builds the Fastify app with production options and every module; never listens (server.ts does). */
-export async function buildApp({ config, database, logger }: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, clock }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: genRequestId,
@@ -93,10 +98,12 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
   // After the security headers and the rate limit (its refusals carry both), before every route (it documents them).
   await app.register(routeContractPlugin)
   await app.register(openapiPlugin)
+  await app.register(mailPlugin)
 
   await app.register(healthRoutes)
   await app.register(async (api) => {
     await api.register(authPlugin, { resolveUser: createAccessResolver(database.db, config, userCache) })
+    await api.register(accountEmailRoutes, { counterStore, clock })
     await api.register(authRoutes, { prefix: '/auth', counterStore })
     await api.register(usersRoutes, { prefix: '/users', counterStore })
     await api.register(itemsRoutes, { prefix: '/items' })

@@ -46,6 +46,11 @@ describe('loadConfig', () => {
     [{ METRICS_PORT: '8000' }, 'METRICS_PORT'],
     [{ SHED_MAX_EVENT_LOOP_DELAY_MS: '-1' }, 'SHED_MAX_EVENT_LOOP_DELAY_MS'],
     [{ SHED_RETRY_AFTER_SECONDS: '0' }, 'SHED_RETRY_AFTER_SECONDS'],
+    [{ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }, 'SMTP_URL is required in production'],
+    [{ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SMTP_URL: 'smtp://mail.example' }, 'APP_URL is required'],
+    [{ SMTP_URL: 'http://mail.example' }, 'SMTP_URL'],
+    [{ APP_URL: 'ftp://app.example' }, 'APP_URL'],
+    [{ REQUIRE_EMAIL_VERIFICATION: 'maybe' }, 'REQUIRE_EMAIL_VERIFICATION'],
   ])('refuses %j with a message naming %s', (env, variable) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(ConfigError)
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(new RegExp(variable))
@@ -97,7 +102,24 @@ describe('loadConfig', () => {
   })
 
   it('accepts a strong key in production', () => {
-    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).secretKey).toBe('k'.repeat(32))
+    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SMTP_URL: 'log:' }).secretKey).toBe('k'.repeat(32))
+  })
+
+  it('mail: .eml files in DATA_DIR by default, log: or SMTP when set; links from APP_URL', () => {
+    const dir = dataDir()
+    expect(loadConfig({ DATA_DIR: dir }).mail).toMatchObject({
+      delivery: { kind: 'files', dir: join(dir, 'outbox') }, appUrl: 'http://localhost:3000', from: 'Keel <no-reply@localhost>',
+      requireVerification: false, perIpPerMinute: 5, cooldownSeconds: 60, maxAttempts: 8, retryBaseSeconds: 30,
+    })
+    expect(loadConfig({ DATA_DIR: dir, SMTP_URL: 'log:' }).mail.delivery).toEqual({ kind: 'log' })
+    const smtp = loadConfig({
+      NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SMTP_URL: 'smtps://u:p@mail.example:465', APP_URL: 'https://app.example/',
+      REQUIRE_EMAIL_VERIFICATION: 'true',
+    }).mail
+    expect(smtp).toMatchObject({
+      delivery: { kind: 'smtp', url: 'smtps://u:p@mail.example:465' }, appUrl: 'https://app.example', from: 'Keel <no-reply@app.example>',
+      requireVerification: true,
+    })
   })
 
   it('in development generates a secret once and keeps it in DATA_DIR', () => {

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { resolvePooler, type DatabasePooler } from './db/poolers.js'
+import { resolveMailConfig, type MailConfig } from './modules/mail/mail.config.js'
 
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
@@ -38,9 +39,19 @@ const EnvSchema = Type.Object({
   SHED_MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, default: 0 }),
   SHED_MAX_RSS_MB: Type.Integer({ minimum: 0, default: 0 }),
   SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+  // Account email (SPEC §6); see src/modules/mail/mail.config.ts.
+  SMTP_URL: Type.Optional(Type.String({ pattern: '^(smtps?://.+|log:)$' })),
+  APP_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$' })),
+  APP_NAME: Type.String({ minLength: 1, maxLength: 100, default: 'Keel' }),
+  MAIL_FROM: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+  REQUIRE_EMAIL_VERIFICATION: Type.Boolean({ default: false }),
+  EMAIL_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 5 }),
+  EMAIL_COOLDOWN_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: 60 }),
+  MAIL_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
+  MAIL_RETRY_BASE_SECONDS: Type.Number({ minimum: 0, maximum: 3_600, default: 30 }),
 })
 
-type Env = Static<typeof EnvSchema>
+export type Env = Static<typeof EnvSchema>
 
 /** Typed, validated settings. Built once by server.ts (or the test helper) and passed down; never a module singleton. */
 export interface Config {
@@ -74,6 +85,7 @@ export interface Config {
   /** Where GET /metrics is served: never the public port; undefined = metrics off (prom-client not loaded). */
   readonly metrics: { readonly host: string; readonly port: number } | undefined
   readonly loadShedding: LoadSheddingLimits
+  readonly mail: MailConfig
 }
 
 /** Past any non-zero limit new requests get 503 + Retry-After (plugins/load-shedding.ts). */
@@ -161,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxRssBytes: e.SHED_MAX_RSS_MB * MB,
       retryAfterSeconds: e.SHED_RETRY_AFTER_SECONDS,
     }),
+    mail: resolveMailConfig(e, isProduction, dataDir),
   })
 }
 

@@ -20,24 +20,26 @@ const tables = async () => {
 describe('migrations', () => {
   it('go up, all the way down to zero, and up again', async () => {
     const migrator = createMigrator(database)
-    expect(await migrator.migrate()).toEqual([1, 2, 3])
-    expect(await tables()).toEqual(['items', 'refresh_tokens', 'users'])
+    expect(await migrator.migrate()).toEqual([1, 2, 3, 4])
+    expect(await tables()).toEqual(['email_tokens', 'items', 'mail_outbox', 'refresh_tokens', 'users'])
     expect(await migrator.status()).toEqual([
       { version: 1, name: 'init', applied: true },
       { version: 2, name: 'user-change-notify', applied: true },
       { version: 3, name: 'refresh-token-family-index', applied: true },
+      { version: 4, name: 'account-email', applied: true },
     ])
     expect(await migrator.migrate()).toEqual([])
 
-    expect(await migrator.rollback()).toEqual([3])
-    expect((await migrator.status()).map((m) => m.applied)).toEqual([true, true, false])
-    expect(await migrator.rollback(5)).toEqual([2, 1])
+    expect(await migrator.rollback()).toEqual([4])
+    expect(await tables()).toEqual(['items', 'refresh_tokens', 'users'])
+    expect((await migrator.status()).map((m) => m.applied)).toEqual([true, true, true, false])
+    expect(await migrator.rollback(5)).toEqual([3, 2, 1])
     expect(await tables()).toEqual([])
-    expect((await migrator.status()).map((m) => m.applied)).toEqual([false, false, false])
+    expect((await migrator.status()).map((m) => m.applied)).toEqual([false, false, false, false])
     expect(await migrator.rollback()).toEqual([])
 
-    expect(await migrator.migrate()).toEqual([1, 2, 3])
-    expect(await tables()).toEqual(['items', 'refresh_tokens', 'users'])
+    expect(await migrator.migrate()).toEqual([1, 2, 3, 4])
+    expect(await tables()).toEqual(['email_tokens', 'items', 'mail_outbox', 'refresh_tokens', 'users'])
   })
 
   it('leave exactly the schema the code\'s table definitions expect', async () => {

@@ -10,6 +10,7 @@ export interface AuthUser {
   full_name: string | null
   is_active: boolean
   is_superuser: boolean
+  email_verified: boolean
   created_at: Date
   updated_at: Date | null
 }

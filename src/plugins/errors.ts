@@ -57,6 +57,7 @@ export function frameworkErrorHandler(err: FastifyError, request: FastifyRequest
 function sendProblem(reply: FastifyReply, problem: AppError): FastifyReply {
   const body: Record<string, unknown> = { type: 'about:blank', title: problem.title, status: problem.status, detail: problem.detail }
   if (problem.errors) body.errors = problem.errors
+  if (problem.code) body.code = problem.code
   return reply.code(problem.status).headers(problem.headers).type('application/problem+json').send(body)
 }
 

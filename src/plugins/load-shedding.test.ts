@@ -37,7 +37,7 @@ const expectShed = (res: Awaited<ReturnType<FastifyInstance['inject']>>, retryAf
 
 describe('load shedding', () => {
   it('a blocked event loop: new requests get 503 + Retry-After, /healthz still answers, and it recovers', async () => {
-    t = await buildTestApp({ SHED_MAX_EVENT_LOOP_DELAY_MS: '50', SHED_RETRY_AFTER_SECONDS: '7' }, addBlockingRoute)
+    t = await buildTestApp({ SHED_MAX_EVENT_LOOP_DELAY_MS: '50', SHED_RETRY_AFTER_SECONDS: '7' }, { beforeReady: addBlockingRoute })
     const { app } = t
     expect((await app.inject({ url: '/api/v1/items' })).statusCode).toBe(401)
 
@@ -77,7 +77,7 @@ describe('load shedding', () => {
   }, 20_000)
 
   it('is off with every limit at 0', async () => {
-    t = await buildTestApp({ SHED_MAX_EVENT_LOOP_DELAY_MS: '0' }, addBlockingRoute)
+    t = await buildTestApp({ SHED_MAX_EVENT_LOOP_DELAY_MS: '0' }, { beforeReady: addBlockingRoute })
     // Past at least one sample (1 s) of a loop as blocked as in the first test: nothing is refused.
     for (let i = 0; i < 5; i++) {
       await t.app.inject({ url: '/test/block?ms=300' })

@@ -13,16 +13,19 @@ export class AppError extends Error {
     readonly status: number,
     readonly title: string,
     readonly detail: string,
-    options?: { cause?: unknown; headers?: Record<string, string>; errors?: FieldError[] },
+    options?: { cause?: unknown; headers?: Record<string, string>; errors?: FieldError[]; code?: string },
   ) {
     super(detail, options?.cause === undefined ? undefined : { cause: options.cause })
     this.headers = options?.headers ?? {}
     this.errors = options?.errors
+    this.code = options?.code
   }
 
   override name = 'AppError'
   readonly headers: Record<string, string>
   readonly errors: FieldError[] | undefined
+  /** A machine-readable reason when a status alone is ambiguous (e.g. 403 `email_not_verified`). */
+  readonly code: string | undefined
 }
 
 export class BadRequestError extends AppError {
@@ -37,7 +40,7 @@ export class UnauthorizedError extends AppError {
 }
 
 export class ForbiddenError extends AppError {
-  constructor(detail = 'Not enough privileges') { super(403, 'Forbidden', detail) }
+  constructor(detail = 'Not enough privileges', code?: string) { super(403, 'Forbidden', detail, { code }) }
 }
 
 export class NotFoundError extends AppError {

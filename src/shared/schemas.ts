@@ -6,6 +6,7 @@ export const ProblemSchema = Type.Object({
   title: Type.String({ examples: ['Not Found'] }),
   status: Type.Integer({ examples: [404] }),
   detail: Type.String({ examples: ['Item not found'] }),
+  code: Type.Optional(Type.String({ description: 'Machine-readable reason, where the status alone is ambiguous', examples: ['email_not_verified'] })),
   errors: Type.Optional(Type.Array(Type.Object({
     field: Type.String({ examples: ['body.name'] }),
     message: Type.String({ examples: ['must NOT have fewer than 1 characters'] }),

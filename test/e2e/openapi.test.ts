@@ -48,7 +48,9 @@ describe('GET /openapi.json', () => {
       'GET /api/v1/items', 'GET /api/v1/items/{id}', 'GET /api/v1/users', 'GET /api/v1/users/me', 'GET /api/v1/users/{id}',
       'GET /healthz', 'GET /readyz',
       'PATCH /api/v1/items/{id}', 'PATCH /api/v1/users/me', 'PATCH /api/v1/users/{id}',
-      'POST /api/v1/auth/logout', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/v1/items', 'POST /api/v1/users',
+      'POST /api/v1/auth/confirm-email-change', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password-recovery',
+      'POST /api/v1/auth/password-reset', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/v1/auth/verify-email',
+      'POST /api/v1/items', 'POST /api/v1/users', 'POST /api/v1/users/me/email', 'POST /api/v1/users/me/verification-email',
       'PUT /api/v1/items/{id}', 'PUT /api/v1/users/me/password',
     ])
   })

@@ -2,8 +2,9 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import pino from 'pino'
+import pino, { type Logger } from 'pino'
 import { buildApp } from '../../src/app.js'
+import type { Clock } from '../../src/modules/account-email/email-tokens.repository.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import type { Database } from '../../src/db/client.js'
 import { createMigrator } from '../../src/db/migrator.js'
@@ -18,11 +19,17 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-/**
- * The real buildApp on a fresh migrated database, with fast bcrypt and silent logs. `beforeReady` may add
- * test-only routes or hooks (Fastify refuses them once the app is ready).
- */
-export async function buildTestApp(env: Record<string, string> = {}, beforeReady?: (app: FastifyInstance) => void): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Time for email tokens (expiry tests move it forward). */
+  clock?: Clock
+  /** Instead of silent logs: tests that read what was logged. */
+  logger?: Logger
+  /** Adds test-only routes or hooks (Fastify refuses them once the app is ready). */
+  beforeReady?: (app: FastifyInstance) => void
+}
+
+/** The real buildApp on a fresh migrated database, with fast bcrypt and silent logs. */
+export async function buildTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     SECRET_KEY: 'test-secret-key-that-is-long-enough-0123456789',
@@ -35,9 +42,9 @@ export async function buildTestApp(env: Record<string, string> = {}, beforeReady
   })
   const { database, drop } = await createTestDatabase()
   await createMigrator(database).migrate()
-  const app = await buildApp({ config, database, logger: pino({ level: config.logLevel }) })
+  const app = await buildApp({ config, database, logger: options.logger ?? pino({ level: config.logLevel }), clock: options.clock })
   const flushResponses = recordResponses(app, inject('responseLog'))
-  beforeReady?.(app)
+  options.beforeReady?.(app)
   await app.ready()
   return {
     app,

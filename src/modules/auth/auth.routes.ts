@@ -10,7 +10,7 @@ import {
 import { createLoginLimiter } from './login-limiter.js'
 
 export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore }> = async (app, { counterStore }) => {
-  const service = createAuthService(app.database.db, app.config)
+  const service = createAuthService(app.database.db, app.config, (user) => app.accountEmail.resendVerification(user))
   const limiter = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
   const noStore = { 'cache-control': 'no-store', pragma: 'no-cache' }
   const publicRoute = { public: true }
@@ -26,7 +26,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore 
       operationId: 'login',
       summary: 'Log in',
       description: 'OAuth2 password grant (form `username`, `password`) or JSON `{email, password}`. '
-        + 'A wrong password and an unknown email get the same 401; a disabled account is 403. '
+        + 'A wrong password and an unknown email get the same 401; a disabled account is 403. With REQUIRE_EMAIL_VERIFICATION, '
+        + 'an unverified address is 403 with `code: "email_not_verified"` (and a new verification link is mailed). '
         + `At most ${app.config.loginRateLimitPerMinute} attempts a minute per client IP and per email, successful or not.`,
       security: [],
       body: {

@@ -16,7 +16,11 @@ export interface TokenPair {
 
 const BAD_CREDENTIALS = 'Incorrect email or password'
 
-export function createAuthService(db: Db, config: Config) {
+/**
+ * `onUnverifiedLogin` runs when REQUIRE_EMAIL_VERIFICATION refuses a correct login: the user cannot reach the
+ * authenticated resend route, so the login itself sends a new link (within the account email cooldown).
+ */
+export function createAuthService(db: Db, config: Config, onUnverifiedLogin?: (user: { id: number; email: string; email_verified: boolean }) => Promise<void>) {
   const users = createUsersRepository(db)
   const refreshTokens = createRefreshTokensRepository(db)
   const accessTokens = createAccessTokens(config)
@@ -50,6 +54,10 @@ export function createAuthService(db: Db, config: Config) {
       }
       if (!(await verifyPassword(password, user.hashed_password))) throw new UnauthorizedError(BAD_CREDENTIALS)
       if (!user.is_active) throw new ForbiddenError('This account is disabled')
+      if (config.mail.requireVerification && !user.email_verified) {
+        await onUnverifiedLogin?.(user)
+        throw new ForbiddenError('Confirm your email address first: a verification link is mailed to it', 'email_not_verified')
+      }
       return db.transaction(async (tx) => {
         // bcrypt took a while: if the password or the account changed meanwhile, the check above proves nothing.
         const current = await users.lockForAuth(user.id, tx)

@@ -15,7 +15,7 @@ function listenerStub() {
 }
 
 const user = (id: number): CachedUser => ({
-  id, email: `${id}@example.com`, full_name: null, is_active: true, is_superuser: false, created_at: new Date(), updated_at: null, token_version: 0,
+  id, email: `${id}@example.com`, full_name: null, is_active: true, is_superuser: false, email_verified: false, created_at: new Date(), updated_at: null, token_version: 0,
 })
 
 describe('user cache', () => {

@@ -13,6 +13,7 @@ export const publicUserColumns = {
   full_name: users.full_name,
   is_active: users.is_active,
   is_superuser: users.is_superuser,
+  email_verified: users.email_verified,
   created_at: users.created_at,
   updated_at: users.updated_at,
 }
@@ -25,6 +26,7 @@ export interface UserChanges {
   hashed_password?: string
   is_active?: boolean
   is_superuser?: boolean
+  email_verified?: boolean
 }
 
 const emailTaken = (cause: unknown) => Object.assign(new ConflictError('A user with this email already exists'), { cause })
@@ -46,13 +48,13 @@ export function createUsersRepository(db: Db) {
   const pages = createPagedLists<PublicUser>(db, 'users_list', users, publicUserColumns)
 
   return {
-    async insert(values: { email: string; hashed_password: string; full_name?: string | null; is_superuser?: boolean }): Promise<PublicUser> {
-      const [row] = await translateConflict(db.insert(users).values(values).returning(publicUserColumns))
+    async insert(values: { email: string; hashed_password: string; full_name?: string | null; is_superuser?: boolean }, tx: Db = db): Promise<PublicUser> {
+      const [row] = await translateConflict(tx.insert(users).values(values).returning(publicUserColumns))
       return row!
     },
 
     /** Creates the user unless the email exists; safe when several instances start at once. */
-    async insertIfAbsent(values: { email: string; hashed_password: string; is_superuser: boolean }): Promise<boolean> {
+    async insertIfAbsent(values: { email: string; hashed_password: string; is_superuser: boolean; email_verified: boolean }): Promise<boolean> {
       const rows = await db.insert(users).values(values).onConflictDoNothing().returning({ id: users.id })
       return rows.length > 0
     },
@@ -81,7 +83,7 @@ export function createUsersRepository(db: Db) {
      * FOR SHARE: two holders of a share lock that both go on to update the row (reuse bumps token_version) deadlock.
      */
     async lockForAuth(id: number, tx: Db) {
-      const [row] = await tx.select({ is_active: users.is_active, token_version: users.token_version, hashed_password: users.hashed_password })
+      const [row] = await tx.select({ email: users.email, is_active: users.is_active, token_version: users.token_version, hashed_password: users.hashed_password })
         .from(users).where(eq(users.id, id)).for('no key update')
       return row
     },

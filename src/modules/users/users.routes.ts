@@ -14,7 +14,7 @@ const userResponse = (description: string) => Type.Ref('User', { description })
 
 export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore }> = async (app, { counterStore }) => {
   app.addSchema(UserSchema)
-  const service = createUsersService(app.database.db, app.config, app.userCache)
+  const service = createUsersService(app.database.db, app.config, app.userCache, app.accountEmail)
   // Guessing the current password here must cost as much as guessing it at login.
   const passwordAttempts = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
   const tags = ['users']
@@ -30,7 +30,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore
     schema: {
       tags, operationId: 'signUp', summary: 'Sign up',
       description: 'Creates an account. The email is stored lower-cased and must be unique (case-insensitively); '
-        + 'the password needs 8 or more characters and at most 72 bytes. Log in afterwards for tokens.',
+        + 'the password needs 8 or more characters and at most 72 bytes. A verification link is mailed to the address '
+        + '(POST /auth/verify-email). Log in afterwards for tokens.',
       security: [], body: UserCreateSchema,
       response: { 201: userResponse('The new account'), ...problemResponses(400, 409, 413, 415, 422, 429, 503) },
     },
@@ -46,8 +47,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore
   app.patch('/me', {
     schema: {
       tags, operationId: 'updateMe', summary: 'Update your account',
-      description: 'Changes your email or full name; only the fields sent change. An email another account uses is 409.',
-      body: UserUpdateMeSchema, response: { 200: userResponse('Your updated account'), ...errors(400, 409, 413, 415) },
+      description: 'Changes your full name. The email is not changed here: POST /users/me/email mails a confirmation link to the new address.',
+      body: UserUpdateMeSchema, response: { 200: userResponse('Your updated account'), ...errors(400, 413, 415) },
     },
   }, async (request) => service.updateMe(request.user.id, request.body))
 

@@ -17,6 +17,7 @@ const userExample = {
   full_name: 'Ada Lovelace',
   is_active: true,
   is_superuser: false,
+  email_verified: false,
   created_at: '2026-11-23T18:00:00.000Z',
   updated_at: null,
 }
@@ -27,6 +28,7 @@ export const UserSchema = Type.Object({
   full_name: FullName,
   is_active: Type.Boolean({ description: 'A deactivated account cannot log in and its tokens stop working', examples: [true] }),
   is_superuser: Type.Boolean({ description: 'Superusers manage every account', examples: [false] }),
+  email_verified: Type.Boolean({ description: 'True once the address was proven by a link sent to it', examples: [false] }),
   created_at: Timestamp,
   updated_at: Type.Union([Timestamp, Type.Null()], { description: 'Null until the first update' }),
 }, { $id: 'User', title: 'User', examples: [userExample] })
@@ -41,8 +43,8 @@ export const UserCreateSchema = Type.Object({
   examples: [{ email: 'ada@example.com', password: 'correct horse battery', full_name: 'Ada Lovelace' }],
 })
 
+// No email: a new address takes effect only once confirmed (POST /users/me/email).
 export const UserUpdateMeSchema = Type.Object({
-  email: Type.Optional(Email),
   full_name: Type.Optional(FullName),
 }, { additionalProperties: false, title: 'UserUpdateMe', examples: [{ full_name: 'Ada King' }] })
 
@@ -71,3 +73,7 @@ export type UserCreate = Static<typeof UserCreateSchema>
 export type UserUpdateMe = Static<typeof UserUpdateMeSchema>
 export type UserAdminUpdate = Static<typeof UserAdminUpdateSchema>
 export type PasswordChange = Static<typeof PasswordChangeSchema>
+
+/** Shared with account email: the same rules wherever an address or a new password is sent. */
+export const EmailAddressSchema = Email
+export const NewPasswordSchema = Password

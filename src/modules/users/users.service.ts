@@ -3,14 +3,21 @@ import type { Db } from '../../db/client.js'
 import { BadRequestError, ConflictError, NotFoundError } from '../../shared/errors.js'
 import { createRefreshTokensRepository } from '../auth/refresh-tokens.repository.js'
 import { assertHashable, hashPassword, verifyPassword } from './passwords.js'
+import type { AccountEmailService } from '../account-email/account-email.service.js'
 import type { UserCache } from './users.cache.js'
 import { createUsersRepository, type PublicUser, type UserChanges } from './users.repository.js'
 import type { PasswordChange, UserAdminUpdate, UserCreate, UserUpdateMe } from './users.schemas.js'
 
 const LAST_SUPERUSER = 'The last active superuser cannot be deleted, deactivated or demoted'
 
-/** `cache` is told of every change this process makes, before the answer leaves (other processes hear a NOTIFY). */
-export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>, cache?: Pick<UserCache, 'invalidate'>) {
+/** What the users module asks of account email: the sign-up verification mail and reset links to kill. */
+export type UsersAccountEmail = Pick<AccountEmailService, 'queueVerification' | 'wake' | 'revokeResetTokens'>
+
+/**
+ * `cache` is told of every change this process makes, before the answer leaves (other processes hear a NOTIFY).
+ * `accountEmail` is absent only for start-up tasks (first superuser), which send no mail.
+ */
+export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>, cache?: Pick<UserCache, 'invalidate'>, accountEmail?: UsersAccountEmail) {
   const repo = createUsersRepository(db)
   const refreshTokens = createRefreshTokensRepository(db)
 
@@ -26,7 +33,8 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
   async function toChanges(input: UserAdminUpdate): Promise<UserChanges> {
     const { password, email, ...rest } = input
     const changes: UserChanges = { ...rest }
-    if (email !== undefined) changes.email = email.toLowerCase()
+    // Set by a superuser, an address is unproven until its owner verifies it.
+    if (email !== undefined) Object.assign(changes, { email: email.toLowerCase(), email_verified: false })
     if (password !== undefined) {
       assertHashable(password, 'body.password')
       changes.hashed_password = await hashPassword(password, config.bcryptRounds)
@@ -35,20 +43,25 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
   }
 
   return {
+    /** The account and its verification mail are committed together. */
     async signUp(input: UserCreate): Promise<PublicUser> {
       assertHashable(input.password, 'body.password')
-      return repo.insert({
-        email: input.email.toLowerCase(),
-        full_name: input.full_name ?? null,
-        hashed_password: await hashPassword(input.password, config.bcryptRounds),
+      const hashed_password = await hashPassword(input.password, config.bcryptRounds)
+      const user = await db.transaction(async (tx) => {
+        const created = await repo.insert({ email: input.email.toLowerCase(), full_name: input.full_name ?? null, hashed_password }, tx)
+        await accountEmail?.queueVerification(created, tx)
+        return created
       })
+      accountEmail?.wake()
+      return user
     },
 
     /** Creates FIRST_SUPERUSER_* when absent; idempotent across restarts and concurrent instances. */
     async ensureSuperuser(email: string, password: string): Promise<boolean> {
       assertHashable(password, 'FIRST_SUPERUSER_PASSWORD')
       if (await repo.findByEmailWithHash(email)) return false
-      return repo.insertIfAbsent({ email: email.toLowerCase(), hashed_password: await hashPassword(password, config.bcryptRounds), is_superuser: true })
+      // The operator chose this address: it counts as verified, so REQUIRE_EMAIL_VERIFICATION cannot lock it out.
+      return repo.insertIfAbsent({ email: email.toLowerCase(), hashed_password: await hashPassword(password, config.bcryptRounds), is_superuser: true, email_verified: true })
     },
 
     async get(id: number): Promise<PublicUser> {
@@ -90,6 +103,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
       await db.transaction(async (tx) => {
         await repo.update(id, { hashed_password }, tx)
         await refreshTokens.revokeAllForUser(id, tx)
+        await accountEmail?.revokeResetTokens(id, tx)
       })
       cache?.invalidate(id)
     },

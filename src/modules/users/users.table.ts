@@ -8,6 +8,8 @@ export const users = pgTable('users', {
   full_name: varchar({ length: 255 }),
   is_active: boolean().notNull().default(true),
   is_superuser: boolean().notNull().default(false),
+  // True once the address has been proven by a link sent to it (sign-up verification, reset, confirmed change).
+  email_verified: boolean().notNull().default(false),
   // Bumped on password change: access tokens carry it, so every token issued before the change stops working.
   token_version: integer().notNull().default(0),
   created_at: timestamp({ withTimezone: true }).notNull().defaultNow(),

@@ -171,12 +171,14 @@ describe('http_requests_in_flight', () => {
     const handlerDone = new Promise<void>((resolve) => { release = resolve })
     let entered!: () => void
     const handlerEntered = new Promise<void>((resolve) => { entered = resolve })
-    const slow = await buildTestApp({ METRICS_PORT: '18103' }, (app) => {
-      app.get('/test/slow', async () => {
-        entered()
-        await handlerDone
-        return { ok: true }
-      })
+    const slow = await buildTestApp({ METRICS_PORT: '18103' }, {
+      beforeReady: (app) => {
+        app.get('/test/slow', async () => {
+          entered()
+          await handlerDone
+          return { ok: true }
+        })
+      },
     })
     try {
       await slow.app.listen({ host: '127.0.0.1', port: 0 })
