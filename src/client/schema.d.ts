@@ -668,7 +668,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -704,7 +704,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -716,7 +716,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -827,7 +827,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -863,7 +863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -875,7 +875,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -980,7 +980,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1016,7 +1016,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1028,7 +1028,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1133,7 +1133,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1187,7 +1187,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1199,7 +1199,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1297,6 +1297,24 @@ export interface operations {
                         /** @example If this address belongs to an active account, a message is on its way */
                         detail: string;
                     };
+                };
+            };
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
+            400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 400,
+                     *       "title": "Bad Request",
+                     *       "detail": "The request body is not valid JSON: Unexpected end of JSON input"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired bearer token (carries WWW-Authenticate: Bearer) */
@@ -1430,7 +1448,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Malformed request (invalid JSON or UTF-8) */
+            /** @description Malformed request: invalid JSON or UTF-8, a malformed URL, or a body sent to an operation that takes none */
             400: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1503,7 +1521,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Unsupported content type */
+            /** @description Body in a media type this operation does not take */
             415: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
@@ -1515,7 +1533,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "status": 415,
                      *       "title": "Unsupported Media Type",
-                     *       "detail": "Unsupported Media Type"
+                     *       "detail": "Send the request body as application/json"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
