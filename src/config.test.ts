@@ -61,7 +61,7 @@ describe('loadConfig', () => {
       metrics: undefined,
       loadShedding: { maxEventLoopDelayMs: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 5 },
     })
-    expect(loadConfig({ DATA_DIR: dataDir(), NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).loadShedding.maxEventLoopDelayMs).toBe(1000)
+    expect(loadConfig({ DATA_DIR: dataDir(), NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SMTP_URL: 'log:' }).loadShedding.maxEventLoopDelayMs).toBe(1000)
     const config = loadConfig({ DATA_DIR: dataDir(), HOST: '0.0.0.0', METRICS_PORT: '9464', SHED_MAX_RSS_MB: '512' })
     expect(config.metrics).toEqual({ host: '0.0.0.0', port: 9464 })
     expect(config.loadShedding.maxRssBytes).toBe(512 * 1_048_576)
@@ -95,8 +95,8 @@ describe('loadConfig', () => {
 
   it('SHUTDOWN_DRAIN_SECONDS: 5 in production, 0 otherwise, or as given', () => {
     expect(loadConfig({ DATA_DIR: dataDir() }).shutdownDrainSeconds).toBe(0)
-    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32) }).shutdownDrainSeconds).toBe(5)
-    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SHUTDOWN_DRAIN_SECONDS: '0' }).shutdownDrainSeconds).toBe(0)
+    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SMTP_URL: 'log:' }).shutdownDrainSeconds).toBe(5)
+    expect(loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'k'.repeat(32), SHUTDOWN_DRAIN_SECONDS: '0', SMTP_URL: 'log:' }).shutdownDrainSeconds).toBe(0)
     expect(loadConfig({ DATA_DIR: dataDir(), SHUTDOWN_DRAIN_SECONDS: '2.5' }).shutdownDrainSeconds).toBe(2.5)
     expect(() => loadConfig({ DATA_DIR: dataDir(), SHUTDOWN_DRAIN_SECONDS: '-1' })).toThrow(/SHUTDOWN_DRAIN_SECONDS/)
   })

@@ -17,7 +17,7 @@ trap cleanup EXIT
 echo "== Dockerfile lint (dockerfilelint)"
 npx dockerfilelint Dockerfile
 echo "== compose.yaml (docker-compose config: the Compose schema, interpolation, depends_on conditions)"
-SECRET_KEY=ci-placeholder POSTGRES_PASSWORD=ci-placeholder docker-compose -f compose.yaml config -q
+SECRET_KEY=ci-placeholder POSTGRES_PASSWORD=ci-placeholder SMTP_URL=log: APP_URL=https://app.example docker-compose -f compose.yaml config -q
 
 echo "== image file set in $stage (the Dockerfile's runtime stage)"
 npm run build
@@ -35,7 +35,7 @@ mapfile -d '' healthcheck < <(node scripts/ci/dockerfile-exec.mjs Dockerfile HEA
 # The image's ENV, except HOST: loopback here, where the CI machine is shared. In the container tini is PID 1;
 # here TINI_SUBREAPER gives it the same role for the server's children (and spares its warning).
 run_env=(env -i PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production HOST=127.0.0.1 PORT="$port" DATA_DIR="$stage/data"
-  SECRET_KEY=image-check-secret-key-at-least-32-bytes-long LOG_LEVEL=warn TINI_SUBREAPER=1 METRICS_PORT="$metrics_port")
+  SECRET_KEY=image-check-secret-key-at-least-32-bytes-long SMTP_URL=log: LOG_LEVEL=warn TINI_SUBREAPER=1 METRICS_PORT="$metrics_port")
 as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 
 echo "== starting as nobody: ${entrypoint[*]} ${cmd[*]}"
