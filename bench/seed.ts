@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { createDatabase } from '../src/db/client.js'
 import { createMigrator } from '../src/db/migrator.js'
-import { createItemsRepository } from '../src/modules/items/items.repository.js'
+import { items as itemsResource } from '../src/modules/items/items.resource.js'
 import { createUsersService } from '../src/modules/users/users.service.js'
 import type { BenchDatabase } from './database.js'
 
@@ -86,7 +86,7 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
     // The refresh pool needs ~70 logins; its users' hashes are made at cost 4 so minting it takes a fraction of a
     // second instead of several (bcrypt.compare follows the cost stored in the hash). The login scenario uses `reader`.
     const cheapUsers = createUsersService(database.db, { bcryptRounds: 4 })
-    const items = createItemsRepository(database.db)
+    const items = itemsResource.repository(database.db)
     const names = ['reader', 'lister', 'writer', 'session-1', 'session-2', 'session-3', 'session-4']
     const bar = progress('users', names.length)
     const created: SeedUser[] = []

@@ -19,7 +19,7 @@ import { ProblemSchema } from './shared/schemas.js'
 import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
-import { itemsRoutes } from './modules/items/items.routes.js'
+import { items } from './modules/items/items.resource.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
 
@@ -85,7 +85,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     await api.register(authPlugin, { resolveUser: createAccessResolver(database.db, config, userCache) })
     await api.register(authRoutes, { prefix: '/auth', counterStore })
     await api.register(usersRoutes, { prefix: '/users', counterStore })
-    await api.register(itemsRoutes, { prefix: '/items' })
+    await api.register(items.routes)
   }, { prefix: '/api/v1' })
 
   return app
