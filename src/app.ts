@@ -20,6 +20,7 @@ import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { items } from './modules/items/items.resource.js'
+import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
 
@@ -36,12 +37,14 @@ export interface BuildAppOptions {
   config: Config
   database: Database
   logger: Logger
+  /** Resources beyond the registered ones (tests of the resource core). */
+  resources?: readonly Resource[]
 }
 
 export const BODY_LIMIT_BYTES = 1_048_576
 
 /** Builds the Fastify app with production options and every module; never listens (server.ts does). */
-export async function buildApp({ config, database, logger }: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, resources = [] }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: genRequestId,
@@ -86,6 +89,7 @@ export async function buildApp({ config, database, logger }: BuildAppOptions): P
     await api.register(authRoutes, { prefix: '/auth', counterStore })
     await api.register(usersRoutes, { prefix: '/users', counterStore })
     await api.register(items.routes)
+    for (const resource of resources) await api.register(resource.routes)
   }, { prefix: '/api/v1' })
 
   return app

@@ -50,6 +50,8 @@ export interface Resource extends RefTarget {
   singular: string
   title: string
   fields: readonly Field[]
+  /** The resources its ref fields point at, by name. */
+  refs: Record<string, Resource>
   parent?: { resource: Resource; field: string }
   schemas: ReturnType<typeof buildSchemas>
   repository(db: Db): ResourceRepository
@@ -79,7 +81,7 @@ export function defineResource(declaration: ResourceDeclaration): Resource {
     title, singular, fields, table, examples: declaration.examples ?? {}, overrides: declaration.overrides ?? {}, parentField: parentField?.name,
   })
   const resource: Resource = {
-    name, singular, title, fields, table, schemas, hasOwnerKey, hooks: declaration.hooks ?? {},
+    name, singular, title, fields, refs, table, schemas, hasOwnerKey, hooks: declaration.hooks ?? {},
     parent: parentField ? { resource: refs[declaration.parent!]!, field: parentField.name } : undefined,
     repository: (db) => createResourceRepository(db, resource),
     routes: async (app) => buildResourceRoutes(app, resource),

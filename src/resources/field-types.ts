@@ -45,6 +45,8 @@ export interface FieldType {
   filter: boolean
   /** Which flags the type accepts. */
   flags: readonly Flag[]
+  /** Whether a default is also the column's DEFAULT (inserts always send the value, so this only serves new:field). */
+  databaseDefault: boolean
 }
 
 export type Flag = 'unique' | 'search' | 'sort'
@@ -86,6 +88,7 @@ export const FIELD_TYPES = {
     },
     filter: false,
     flags: ['unique', 'search', 'sort'],
+    databaseDefault: true,
   },
   text: {
     input: () => Type.String({ maxLength: TEXT_MAX_LENGTH, description: `At most ${TEXT_MAX_LENGTH} characters` }),
@@ -97,6 +100,7 @@ export const FIELD_TYPES = {
     parseDefault: (text) => textDefault(TEXT_MAX_LENGTH)(text),
     filter: false,
     flags: ['unique', 'search', 'sort'],
+    databaseDefault: true,
   },
   integer: {
     input: () => Type.Integer({ minimum: INT_MIN, maximum: INT_MAX }),
@@ -112,6 +116,7 @@ export const FIELD_TYPES = {
     },
     filter: false,
     flags: ['unique', 'sort'],
+    databaseDefault: true,
   },
   decimal: {
     input: (f) => Type.String({
@@ -133,6 +138,7 @@ export const FIELD_TYPES = {
     },
     filter: false,
     flags: ['unique', 'sort'],
+    databaseDefault: true,
   },
   boolean: {
     input: () => Type.Boolean(),
@@ -147,6 +153,7 @@ export const FIELD_TYPES = {
     },
     filter: true,
     flags: ['sort'],
+    databaseDefault: true,
   },
   date: {
     input: () => Type.String({ format: 'date', description: 'YYYY-MM-DD' }),
@@ -161,6 +168,7 @@ export const FIELD_TYPES = {
     },
     filter: false,
     flags: ['unique', 'sort'],
+    databaseDefault: true,
   },
   datetime: {
     input: () => Type.String({ format: 'date-time', description: 'ISO 8601 with an offset' }),
@@ -177,6 +185,8 @@ export const FIELD_TYPES = {
     },
     filter: false,
     flags: ['unique', 'sort'],
+    // PostgreSQL prints a timestamptz default in the session's time zone, so it could never match the table.
+    databaseDefault: false,
   },
   enum: {
     input: (f) => Type.Unsafe<string>({ type: 'string', enum: f.values, description: `One of ${f.values!.join(', ')}` }),
@@ -190,7 +200,9 @@ export const FIELD_TYPES = {
       return text
     },
     filter: true,
-    flags: ['unique', 'sort'],
+    // Unique per owner would allow only as many rows as there are values.
+    flags: ['sort'],
+    databaseDefault: true,
   },
   json: {
     input: () => Type.Unsafe<Record<string, unknown>>({ type: 'object', description: `A JSON object, at most ${JSON_MAX_BYTES / 1024} KiB serialised` }),
@@ -211,6 +223,7 @@ export const FIELD_TYPES = {
     },
     filter: false,
     flags: [],
+    databaseDefault: true,
   },
   ref: {
     input: (f) => Type.Integer({ minimum: 1, maximum: INT_MAX, description: `The id of one of your ${f.ref!.resource}` }),
@@ -224,6 +237,7 @@ export const FIELD_TYPES = {
     },
     filter: true,
     flags: ['unique'],
+    databaseDefault: true,
   },
 } as const satisfies Record<string, FieldType>
 

@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
 import {
-  check, foreignKey, index, integer, pgTable, timestamp, unique,
+  check, foreignKey, index, integer, pgTable, timestamp, unique, uniqueIndex,
   type PgColumn, type PgColumnBuilderBase, type PgTableWithColumns,
 } from 'drizzle-orm/pg-core'
 import { users } from '../modules/users/users.table.js'
@@ -45,7 +45,7 @@ export const enumCheckSql = (field: Field) =>
 /**
  * The table a declaration describes: `id`, the fields, `owner_id` (→ users, cascade), `created_at`, `updated_at`,
  * and exactly the constraints and indexes the generated migration creates (test/migrations.test.ts diffs the two).
- * `ownerKey` is the `UNIQUE (owner_id, id)` a composite foreign key from another resource points at.
+ * `ownerKey` is the unique `(owner_id, id)` index a composite foreign key from another resource points at.
  */
 export function buildTable(name: string, fields: readonly Field[], refs: Record<string, RefTarget>, ownerKey: boolean): ResourceTable {
   const names = constraintNames(name)
@@ -54,7 +54,7 @@ export function buildTable(name: string, fields: readonly Field[], refs: Record<
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     let column = fieldType(field).drizzle(field) as any
     if (!field.optional) column = column.notNull()
-    if (field.default !== undefined) column = column.default(field.default)
+    if (field.default !== undefined && fieldType(field).databaseDefault) column = column.default(field.default)
     columns[field.name] = column
   }
   columns.owner_id = integer().notNull().references(() => users.id, { onDelete: 'cascade' })
@@ -64,14 +64,17 @@ export function buildTable(name: string, fields: readonly Field[], refs: Record<
   return pgTable(name, columns, (table) => {
     const t = table as unknown as Record<string, PgColumn>
     const extras: unknown[] = [
-      ownerKey ? unique(names.ownerKey).on(t.owner_id!, t.id!) : index(names.ownerIndex).on(t.owner_id!, t.id!),
+      // The key a composite foreign key points at, in table column order (id, owner_id), as the foreign keys list it.
+      ...(ownerKey ? [unique(names.ownerKey).on(t.id!, t.owner_id!)] : []),
+      index(names.ownerIndex).on(t.owner_id!, t.id!),
       ...listIndexColumns(fields).map((column) => index(names.listIndex(column)).on(t.owner_id!, t[column]!, t.id!)),
-      ...fields.filter((f) => f.unique).map((f) => unique(names.uniqueKey(f.name)).on(t.owner_id!, t[f.name]!)),
+      ...fields.filter((f) => f.unique).map((f) => uniqueIndex(names.uniqueKey(f.name)).on(t.owner_id!, t[f.name]!)),
       ...fields.filter((f) => f.type === 'enum').map((f) => check(names.enumCheck(f.name), sql.raw(enumCheckSql(f)))),
     ]
     for (const field of fields.filter((f) => f.ref)) {
       const target = refs[field.ref!.resource]!.table as unknown as Record<string, PgColumn>
-      const fk = foreignKey({ name: names.refFk(field.name), columns: [t.owner_id!, t[field.name]!], foreignColumns: [target.owner_id!, target.id!] })
+      // Listed as (ref, owner_id) → (id, owner_id): column order in the table, the order drizzle-kit reads keys back in.
+      const fk = foreignKey({ name: names.refFk(field.name), columns: [t[field.name]!, t.owner_id!], foreignColumns: [target.id!, target.owner_id!] })
       extras.push(field.ref!.onDelete === 'cascade' ? fk.onDelete('cascade') : field.ref!.onDelete === 'set-null' ? fk.onDelete('set null') : fk)
     }
     return extras as never[]

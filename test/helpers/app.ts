@@ -7,6 +7,7 @@ import { buildApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import type { Database } from '../../src/db/client.js'
 import { createMigrator } from '../../src/db/migrator.js'
+import type { Resource } from '../../src/resources/define.js'
 import { createTestDatabase } from './database.js'
 
 export interface TestApp {
@@ -17,7 +18,10 @@ export interface TestApp {
 }
 
 /** The real buildApp on a fresh migrated database, with fast bcrypt and silent logs. */
-export async function buildTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp(
+  env: Record<string, string> = {},
+  extra: { resources?: readonly Resource[]; migrationsDir?: string } = {},
+): Promise<TestApp> {
   const config = loadConfig({
     NODE_ENV: 'test',
     SECRET_KEY: 'test-secret-key-that-is-long-enough-0123456789',
@@ -29,8 +33,8 @@ export async function buildTestApp(env: Record<string, string> = {}): Promise<Te
     ...env,
   })
   const { database, drop } = await createTestDatabase()
-  await createMigrator(database).migrate()
-  const app = await buildApp({ config, database, logger: pino({ level: config.logLevel }) })
+  await createMigrator(database, extra.migrationsDir).migrate()
+  const app = await buildApp({ config, database, logger: pino({ level: config.logLevel }), resources: extra.resources })
   await app.ready()
   return {
     app,
