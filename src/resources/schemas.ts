@@ -31,7 +31,7 @@ export function buildSchemas({ title, singular, fields, table, examples, overrid
     const schema: TSchema & { description?: string; examples?: unknown[] } = { ...fieldType(f).input(f), ...overrides[f.name], examples: [exampleOf(f)], ...extra }
     return f.optional ? nullable(schema, schema.description ? { description: schema.description } : {}) : schema
   }
-  const createExample = Object.fromEntries(fields.filter((f) => f.default === undefined && f.name !== parentField).map((f) => [f.name, exampleOf(f)]))
+  const exampleBody = (omit?: string) => Object.fromEntries(fields.filter((f) => f.default === undefined && f.name !== omit).map((f) => [f.name, exampleOf(f)]))
 
   const output = Type.Object({
     id: Type.Integer({ examples: [1] }),
@@ -72,8 +72,8 @@ export function buildSchemas({ title, singular, fields, table, examples, overrid
 
   return {
     output,
-    create: closed(`${title}Create`, createProperties(), createExample),
-    createNested: closed(`${title}CreateNested`, createProperties(parentField), createExample),
+    create: closed(`${title}Create`, createProperties(), exampleBody()),
+    createNested: closed(`${title}CreateNested`, createProperties(parentField), exampleBody(parentField)),
     update: closed(`${title}Update`, Object.fromEntries(fields.map((f) => [f.name, Type.Optional(input(f))])), updateExample, 'Only the fields sent change.'),
     listQuery: listQuery(),
     nestedListQuery: listQuery(parentField),
