@@ -27,11 +27,11 @@ clean() {
 }
 # Bad input: exit code 1, exactly one line on stderr, and nothing written.
 refuse() {
-  local err; err="$(mktemp)"
+  local err before; err="$(mktemp)"; before="$(git status --porcelain; git diff)"
   if npm run -s "$@" >/dev/null 2>"$err"; then echo "expected '$*' to fail"; exit 1; fi
   if [ "$(grep -c . "$err")" != 1 ] || ! grep -q '^error: ' "$err"; then echo "expected one error line from '$*', got:"; cat "$err"; exit 1; fi
   echo "   refused: $(cat "$err")"
-  clean "a refused '$*'"
+  if [ "$(git status --porcelain; git diff)" != "$before" ]; then echo "'$*' was refused but changed the tree"; git status --short; exit 1; fi
 }
 
 echo "== bad input is one line and writes nothing"
@@ -41,7 +41,7 @@ refuse new:resource -- widgets 'id:integer'
 refuse new:resource -- widgets 'select:string'
 refuse new:resource -- widgets 'class:string'
 refuse new:resource -- widgets 'a:string' 'a:text'
-refuse new:resource -- widgets 'owner:ref{nowhere}'
+refuse new:resource -- widgets 'client:ref{nowhere}'
 refuse new:resource -- widgets 'item:ref{items}'
 refuse new:resource -- items 'name:string'
 refuse new:resource -- widgets 'n:integer=abc'
