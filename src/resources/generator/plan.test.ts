@@ -1,6 +1,9 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GrammarError } from '../grammar.js'
-import { insertLine, removeLines } from './apply.js'
+import { applyPlan, describePlan, diskRepo, insertLine, removeLines } from './apply.js'
 import { planDestroy, planNewFields, planNewResource, sha256, type RepoView } from './plan.js'
 
 const APP = [
@@ -137,5 +140,27 @@ describe('insertLine and removeLines', () => {
     expect(edited.split('\n')[4]).toBe('    await api.register(tasksResource.routes)')
     expect(removeLines(edited, ['    await api.register(tasksResource.routes)'])).toBe(APP)
     expect(() => insertLine('a\n', 'b', /^nothing$/)).toThrow(GrammarError)
+  })
+})
+
+describe('applyPlan', () => {
+  it('writes nothing over an existing file, and restores everything when the client cannot be regenerated', () => {
+    const root = mkdtempSync(join(tmpdir(), 'keel-apply-'))
+    const files = base()
+    for (const [path, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(root, path)), { recursive: true })
+      writeFileSync(join(root, path), content)
+    }
+    const plan = planNewResource(diskRepo(root), { name: 'projects', fields: ['title:string'] })
+    // No scripts/generate-client.ts in this tree: the last step fails, and the run must leave no trace.
+    expect(() => applyPlan(root, plan)).toThrow(/regenerating the typed client failed/)
+    for (const [path, content] of Object.entries(files)) expect(readFileSync(join(root, path), 'utf8')).toBe(content)
+    expect(existsSync(join(root, 'src/modules/projects'))).toBe(false)
+    expect(existsSync(join(root, 'migrations/0004.do.projects.sql'))).toBe(false)
+
+    writeFileSync(join(root, 'migrations/0004.do.projects.sql'), 'mine')
+    expect(() => applyPlan(root, plan)).toThrow(/already exists; pass --force/)
+    expect(readFileSync(join(root, 'migrations/0004.do.projects.sql'), 'utf8')).toBe('mine')
+    expect(describePlan(plan)).toContain('create  src/modules/projects/projects.resource.ts')
   })
 })
