@@ -82,7 +82,6 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
     },
   ] : []
   return [
-    ...resourceScenarios,
     {
       id: 'healthz', title: 'GET /healthz', detail: 'liveness, no auth, no database', reference: 'bare-http',
       load: { method: 'GET', path: '/healthz' },
@@ -96,6 +95,8 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
       id: 'items-list', title: 'GET /api/v1/items?limit=20', detail: `first page, owner with ${big} items (total counted)`,
       load: { method: 'GET', path: '/api/v1/items?limit=20', headers: bearer(seed.lister) },
     },
+    // Right after items' GET and list, on the same rows: the two compare within one run.
+    ...resourceScenarios,
     {
       id: 'items-search', title: `GET /api/v1/items?limit=20&q=${seed.searchTerm}`,
       detail: `same owner, q matches ${seed.searchMatches.toLocaleString('en-US')} of ${big} names`,
