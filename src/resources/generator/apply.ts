@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { GrammarError } from '../grammar.js'
-import type { Plan, RepoView } from './plan.js'
+import type { Manifest, Plan, RepoView } from './plan.js'
 
 /** The repository on disk, as the planner reads it. */
 export function diskRepo(root: string): RepoView {
@@ -61,7 +61,7 @@ export function applyPlan(root: string, plan: Plan, options: { force?: boolean; 
     for (const write of plan.writes) put(write.path, write.content)
     for (const [path, content] of Object.entries(options.edits ?? {})) put(path, content)
     for (const insert of plan.inserts) put(insert.path, insertLine(repo.read(insert.path) ?? '', insert.line, insert.after))
-    put(plan.manifest.path, `${JSON.stringify(plan.manifest.content, null, 2)}\n`)
+    put(plan.manifest.path, renderManifest(plan.manifest.content))
     regenerateClient(root)
   } catch (err) {
     for (const [path, content] of [...before].reverse()) {
@@ -71,6 +71,11 @@ export function applyPlan(root: string, plan: Plan, options: { force?: boolean; 
     removeEmptyDirs(root, [...before.keys()])
     throw err
   }
+}
+
+/** The manifest, one line per part: a machine's file, kept short so the resource's folder stays small. */
+export function renderManifest(manifest: Manifest): string {
+  return `{\n  "resource": ${JSON.stringify(manifest.resource)},\n  "files": ${JSON.stringify(manifest.files)},\n  "lines": ${JSON.stringify(manifest.lines)}\n}\n`
 }
 
 /** `npm run client:generate` in a fresh process: it builds the OpenAPI document from the files just written. */

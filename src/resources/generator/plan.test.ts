@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { GrammarError } from '../grammar.js'
-import { applyPlan, describePlan, diskRepo, insertLine, removeLines } from './apply.js'
+import { applyPlan, describePlan, diskRepo, insertLine, removeLines, renderManifest } from './apply.js'
 import { planDestroy, planNewFields, planNewResource, sha256, type RepoView } from './plan.js'
 
 const APP = [
@@ -73,6 +73,15 @@ describe('planNewResource', () => {
     [{ name: 'tasks', fields: ['a:wat'] }, /unknown type/],
   ])('refuses %j', (args, message) => {
     refused(() => planNewResource(repoOf(base()), args), message)
+  })
+
+  it('keeps a 5-field resource\'s folder, tests aside, within 30 non-blank lines', () => {
+    const repo = repoOf({ ...base(), 'src/modules/projects/projects.resource.ts': "defineResource({ fields: ['title:string'] })" })
+    const plan = planNewResource(repo, {
+      name: 'tasks', fields: ['title:string:search:sort', 'notes:text?', 'done:boolean=false', 'due_on:date?:sort', 'project:ref{projects}'], parent: 'projects',
+    })
+    const nonBlank = (text: string) => text.split('\n').filter((line) => line.trim()).length
+    expect(nonBlank(plan.writes[0]!.content) + nonBlank(renderManifest(plan.manifest.content))).toBeLessThanOrEqual(30)
   })
 
   it('--force plans over an existing resource', () => {
@@ -162,5 +171,8 @@ describe('applyPlan', () => {
     expect(() => applyPlan(root, plan)).toThrow(/already exists; pass --force/)
     expect(readFileSync(join(root, 'migrations/0004.do.projects.sql'), 'utf8')).toBe('mine')
     expect(describePlan(plan)).toContain('create  src/modules/projects/projects.resource.ts')
+    const manifest = renderManifest(plan.manifest.content)
+    expect(JSON.parse(manifest)).toEqual(plan.manifest.content)
+    expect(manifest.split('\n').filter(Boolean)).toHaveLength(5)
   })
 })
