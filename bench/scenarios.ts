@@ -3,7 +3,7 @@ import type { SeedResult, SeedUser } from './seed.js'
 
 export type ReferenceId = 'bare-http' | 'pgbench' | 'bcrypt'
 
-export const SCENARIO_IDS = ['healthz', 'item-get', 'items-list', 'items-search', 'item-create', 'item-patch', 'refresh', 'login']
+export const SCENARIO_IDS = ['healthz', 'item-get', 'items-list', 'items-search', 'item-create', 'item-patch', 'refresh', 'login', 'resource-get', 'resource-list']
 
 export interface Scenario {
   id: string
@@ -70,6 +70,17 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
   const small = seed.readerItemIds.length.toLocaleString('en-US')
   const big = seed.listerItems.toLocaleString('en-US')
   const itemPaths = seed.readerItemIds.map((id) => `/api/v1/items/${id}`)
+  const generated = seed.resource
+  const resourceScenarios: Scenario[] = generated ? [
+    {
+      id: 'resource-get', title: `GET /api/v1/${generated.name}/{id}`, detail: `generated resource shaped like items, a random row of ${small}`,
+      load: { method: 'GET', path: generated.readerIds.map((id) => `/api/v1/${generated.name}/${id}`), headers: bearer(seed.reader) },
+    },
+    {
+      id: 'resource-list', title: `GET /api/v1/${generated.name}?limit=20`, detail: `generated resource, first page of ${big} rows (total counted)`,
+      load: { method: 'GET', path: `/api/v1/${generated.name}?limit=20`, headers: bearer(seed.lister) },
+    },
+  ] : []
   return [
     {
       id: 'healthz', title: 'GET /healthz', detail: 'liveness, no auth, no database', reference: 'bare-http',
@@ -84,6 +95,8 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
       id: 'items-list', title: 'GET /api/v1/items?limit=20', detail: `first page, owner with ${big} items (total counted)`,
       load: { method: 'GET', path: '/api/v1/items?limit=20', headers: bearer(seed.lister) },
     },
+    // Right after items' GET and list, on the same rows: the two compare within one run.
+    ...resourceScenarios,
     {
       id: 'items-search', title: `GET /api/v1/items?limit=20&q=${seed.searchTerm}`,
       detail: `same owner, q matches ${seed.searchMatches.toLocaleString('en-US')} of ${big} names`,

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
-import { createDatabase } from '../src/db/client.js'
+import { createDatabase, type Database } from '../src/db/client.js'
 import { createMigrator } from '../src/db/migrator.js'
-import { createItemsRepository } from '../src/modules/items/items.repository.js'
+import { items as itemsResource } from '../src/modules/items/items.resource.js'
 import { createUsersService } from '../src/modules/users/users.service.js'
 import type { BenchDatabase } from './database.js'
 
@@ -22,6 +22,8 @@ export interface SeedResult {
   sessions: SeedUser[]
   readerItemIds: number[]
   listerItems: number
+  /** BENCH_RESOURCE (a generated resource shaped like items): its name and the reader's row ids. */
+  resource?: { name: string; readerIds: number[] }
   /** A `q` that matches one item name in ten. */
   searchTerm: string
   searchMatches: number
@@ -86,7 +88,7 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
     // The refresh pool needs ~70 logins; its users' hashes are made at cost 4 so minting it takes a fraction of a
     // second instead of several (bcrypt.compare follows the cost stored in the hash). The login scenario uses `reader`.
     const cheapUsers = createUsersService(database.db, { bcryptRounds: 4 })
-    const items = createItemsRepository(database.db)
+    const items = itemsResource.repository(database.db)
     const names = ['reader', 'lister', 'writer', 'session-1', 'session-2', 'session-3', 'session-4']
     const bar = progress('users', names.length)
     const created: SeedUser[] = []
@@ -99,11 +101,11 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
     bar.end()
     const [reader, lister, writer, ...sessions] = created as [SeedUser, SeedUser, SeedUser, ...SeedUser[]]
 
-    const insertItems = async (owner: SeedUser, count: number, label: string): Promise<number[]> => {
+    const insertItems = async (owner: SeedUser, count: number, label: string, repo = items): Promise<number[]> => {
       const ids: number[] = []
       const itemsBar = progress(label, count)
       await inParallel(count, INSERT_CONCURRENCY, async (i) => {
-        const row = await items.insert(owner.id, {
+        const row = await repo.insert(owner.id, {
           name: `${COLOURS[i % COLOURS.length]} ${THINGS[i % THINGS.length]} ${i}`,
           description: i % 3 === 0 ? null : `Seeded item ${i} for the benchmark`,
           is_active: i % 5 !== 0,
@@ -117,6 +119,7 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
     const smallCount = Math.max(100, Math.round(options.items / 10))
     const readerItemIds = await insertItems(reader, smallCount, `items of ${reader.email}`)
     await insertItems(lister, options.items, `items of ${lister.email}`)
+    const resource = await seedGeneratedResource(database, (repo, owner, count, label) => insertItems(owner, count, label, repo), reader, lister, smallCount, options.items)
 
     // Fresh planner statistics: without them the first scenarios would run on guessed row counts.
     await database.db.execute(sql`VACUUM ANALYZE`)
@@ -125,10 +128,27 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
       reader, lister, writer, sessions,
       readerItemIds,
       listerItems: options.items,
+      resource,
       searchTerm: COLOURS[0]!,
       searchMatches: Math.ceil(options.items / COLOURS.length),
     }
   } finally {
     await database.close()
   }
+}
+
+type Insert = (repo: ReturnType<typeof itemsResource.repository>, owner: SeedUser, count: number, label: string) => Promise<number[]>
+
+/**
+ * With BENCH_RESOURCE=<name>, the same rows go into a generated resource with items' fields
+ * (`name:string:search:sort 'description:string{1000}?' is_active:boolean=true`), so the two compare in one run.
+ */
+async function seedGeneratedResource(database: Database, insert: Insert, reader: SeedUser, lister: SeedUser, small: number, big: number) {
+  const name = process.env.BENCH_RESOURCE
+  if (!name) return undefined
+  const module = (await import(`../src/modules/${name}/${name}.resource.js`)) as Record<string, typeof itemsResource>
+  const repo = module[name]!.repository(database.db)
+  const readerIds = await insert(repo, reader, small, `${name} of ${reader.email}`)
+  await insert(repo, lister, big, `${name} of ${lister.email}`)
+  return { name, readerIds }
 }

@@ -24,8 +24,9 @@ import type { Clock } from './modules/account-email/email-tokens.repository.js'
 import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
-import { itemsRoutes } from './modules/items/items.routes.js'
 import { mailPlugin } from './modules/mail/mail.plugin.js'
+import { items } from './modules/items/items.resource.js'
+import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
 
@@ -44,12 +45,14 @@ export interface BuildAppOptions {
   logger: Logger
   /** Time for email tokens' expiry; tests move it forward. */
   clock?: Clock
+  /** Resources beyond the registered ones (tests of the resource core). */
+  resources?: readonly Resource[]
 }
 
 export const BODY_LIMIT_BYTES = 1_048_576
 
 /** Builds the Fastify app with production options and every module; never listens (server.ts does). */
-export async function buildApp({ config, database, logger, clock }: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, clock, resources = [] }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     genReqId: genRequestId,
@@ -106,7 +109,8 @@ export async function buildApp({ config, database, logger, clock }: BuildAppOpti
     await api.register(accountEmailRoutes, { counterStore, clock })
     await api.register(authRoutes, { prefix: '/auth', counterStore })
     await api.register(usersRoutes, { prefix: '/users', counterStore })
-    await api.register(itemsRoutes, { prefix: '/items' })
+    await api.register(items.routes)
+    for (const resource of resources) await api.register(resource.routes)
   }, { prefix: '/api/v1' })
 
   return app

@@ -333,13 +333,13 @@ export interface paths {
         };
         /**
          * List your items
-         * @description Your items only, a page at a time (`skip`, `limit`), filtered by `is_active` and `q` (case-insensitive substring of the name), ordered by `sort` (ties broken by id). `total` counts every match.
+         * @description Your items only, a page at a time (`skip`, `limit`), with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match.
          */
         get: operations["listItems"];
         put?: never;
         /**
          * Create an item
-         * @description Creates an item owned by you. `is_active` defaults to true; `owner_id` is always you and cannot be sent.
+         * @description Creates an item owned by you; `owner_id` is always you and cannot be sent.
          */
         post: operations["createItem"];
         delete?: never;
@@ -368,7 +368,7 @@ export interface paths {
         post?: never;
         /**
          * Delete one of your items
-         * @description Deletes the item for good. Another user's item is 404.
+         * @description Deletes the item for good; 409 while other rows still reference it. Another user's item is 404.
          */
         delete: operations["deleteItem"];
         options?: never;
@@ -3898,7 +3898,7 @@ export interface operations {
                 skip?: number;
                 /** @description Page size (1–100) */
                 limit?: number;
-                /** @description Only active (true) or inactive (false) items */
+                /** @description Only Item records with this is_active */
                 is_active?: boolean;
                 /** @description Case-insensitive substring of the name */
                 q?: string;
@@ -4081,10 +4081,7 @@ export interface operations {
                      * @example Notebook
                      */
                     name: string;
-                    /**
-                     * @description At most 1000 characters
-                     * @example A5, dotted
-                     */
+                    /** @description At most 1000 characters */
                     description?: string | null;
                     /**
                      * @default true
@@ -4446,7 +4443,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "is_active": false
+                 *       "name": "Notebook"
                  *     }
                  */
                 "application/json": {
@@ -4455,12 +4452,9 @@ export interface operations {
                      * @example Notebook
                      */
                     name?: string;
-                    /**
-                     * @description At most 1000 characters
-                     * @example A5, dotted
-                     */
+                    /** @description At most 1000 characters */
                     description?: string | null;
-                    /** @example false */
+                    /** @example true */
                     is_active?: boolean;
                 };
             };
@@ -4838,7 +4832,7 @@ export interface operations {
             content: {
                 /**
                  * @example {
-                 *       "is_active": false
+                 *       "name": "Notebook"
                  *     }
                  */
                 "application/json": {
@@ -4847,12 +4841,9 @@ export interface operations {
                      * @example Notebook
                      */
                     name?: string;
-                    /**
-                     * @description At most 1000 characters
-                     * @example A5, dotted
-                     */
+                    /** @description At most 1000 characters */
                     description?: string | null;
-                    /** @example false */
+                    /** @example true */
                     is_active?: boolean;
                 };
             };

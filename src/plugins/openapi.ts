@@ -98,7 +98,15 @@ function completeDocument(document: Document): Document {
     }
   }
   const headers = Object.fromEntries(Object.entries(HEADERS).map(([name, header]) => [componentName(name as HeaderName), header]))
-  return { ...document, components: { ...document.components, headers } }
+  return { ...document, tags: withResourceTags(document), components: { ...document.components, headers } }
+}
+
+/** The declared tags, plus one per generated resource (its routes are tagged with its name). */
+function withResourceTags(document: Document): { name: string; description: string }[] {
+  const tags = (document.tags ?? []) as { name: string; description: string }[]
+  const used = Object.values(document.paths ?? {}).flatMap((item) => Object.values(item).flatMap((operation) => (operation as { tags?: string[] }).tags ?? []))
+  const missing = [...new Set(used)].filter((name) => !tags.some((tag) => tag.name === name))
+  return [...tags, ...missing.map((name) => ({ name, description: `${name}: a resource each user owns` }))]
 }
 
 /**

@@ -9,6 +9,7 @@ import { loadConfig, type Config } from '../../src/config.js'
 import type { Database } from '../../src/db/client.js'
 import { createMigrator } from '../../src/db/migrator.js'
 import { inject } from 'vitest'
+import type { Resource } from '../../src/resources/define.js'
 import { createTestDatabase } from './database.js'
 import { recordResponses } from './response-log.js'
 
@@ -26,6 +27,9 @@ export interface TestAppOptions {
   logger?: Logger
   /** Adds test-only routes or hooks (Fastify refuses them once the app is ready). */
   beforeReady?: (app: FastifyInstance) => void
+  /** Resources beyond the registered ones, and the migrations that create their tables (tests of the resource core). */
+  resources?: readonly Resource[]
+  migrationsDir?: string
 }
 
 /** The real buildApp on a fresh migrated database, with fast bcrypt and silent logs. */
@@ -41,8 +45,8 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     ...env,
   })
   const { database, drop } = await createTestDatabase()
-  await createMigrator(database).migrate()
-  const app = await buildApp({ config, database, logger: options.logger ?? pino({ level: config.logLevel }), clock: options.clock })
+  await createMigrator(database, options.migrationsDir).migrate()
+  const app = await buildApp({ config, database, logger: options.logger ?? pino({ level: config.logLevel }), clock: options.clock, resources: options.resources })
   const flushResponses = recordResponses(app, inject('responseLog'))
   options.beforeReady?.(app)
   await app.ready()

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
 import { createUser, type TestUser } from '../../../test/helpers/factories.js'
 import { expectProblem, isoTimestamp } from '../../../test/helpers/http.js'
-import { createItemsRepository } from './items.repository.js'
+import { items } from './items.resource.js'
 
 let t: TestApp
 beforeAll(async () => { t = await buildTestApp() })
@@ -215,6 +215,6 @@ describe('items repository', () => {
   it('an insert for an owner deleted after authentication is a 401, not a 500', async () => {
     const user = await createUser(t.app)
     expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/users/me', headers: user.headers })).statusCode).toBe(204)
-    await expect(createItemsRepository(t.app.database.db).insert(user.id, { name: 'orphan' })).rejects.toMatchObject({ status: 401 })
+    await expect(items.repository(t.app.database.db).insert(user.id, { name: 'orphan' })).rejects.toMatchObject({ status: 401 })
   })
 })

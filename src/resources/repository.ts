@@ -2,9 +2,9 @@ import { and, eq, getTableColumns, sql, type Placeholder, type SQL } from 'drizz
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { Db } from '../db/client.js'
 import { isForeignKeyViolation } from '../db/errors.js'
-import { UnauthorizedError } from './errors.js'
-import { createPagedLists } from './listing.js'
-import type { Page } from './schemas.js'
+import { UnauthorizedError } from '../shared/errors.js'
+import { createPagedLists } from '../shared/listing.js'
+import type { Page } from '../shared/schemas.js'
 
 /** A list filter: the condition on a bound value, and how a query value becomes that value (e.g. a LIKE pattern). */
 export interface ListFilter {
@@ -19,12 +19,24 @@ export interface OwnedResource<Create extends object> {
   owner: PgColumn
   id: PgColumn
   /** What a client may write, each with the value an insert takes when the field is not sent (none: required). */
-  writable: { [K in keyof Create]-?: { column: PgColumn; default?: unknown } }
+  writable: { [K in keyof Create]-?: Writable }
   /** `defineSorts(...)` of the resource: turns the query's `sort` into ORDER BY. */
   sorts: { orderBy(sort: string): SQL[] }
   /** Optional list filters, by query parameter name; a filter applies when its parameter is sent. */
   filters?: Record<string, ListFilter>
+  /** Maps unique and foreign-key violations of the resource's own constraints. */
+  violations?: ViolationMapper
 }
+
+/** A writable column; `toDriver` turns a JSON value into what the statement binds (e.g. a JSON text for jsonb). */
+export interface Writable {
+  column: PgColumn
+  default?: unknown
+  toDriver?(value: unknown): unknown
+}
+
+/** Turns a constraint violation into the domain error it stands for (a 409, a 422), or undefined to let it through. */
+export type ViolationMapper = (err: unknown, statement: 'insert' | 'update' | 'delete') => Error | undefined
 
 export interface ListQuery {
   skip: number
@@ -46,19 +58,32 @@ export function createOwnedRepository<Row, Create extends object, Update extends
   db: Db, resource: OwnedResource<Create>,
 ) {
   const { name, table, owner, id } = resource
-  const fields = Object.entries(resource.writable) as [string, { column: PgColumn; default?: unknown }][]
+  const fields = Object.entries(resource.writable) as [string, Writable][]
+  const bound = (column: PgColumn, field: string) => sql`${sql.placeholder(field)}::${sql.raw(baseType(column))}`
+  const toDriver = (field: Writable, value: unknown) => (value === null || !field.toDriver ? value : field.toDriver(value))
+  const translate = async <T>(statement: 'insert' | 'update' | 'delete', run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run()
+    } catch (err) {
+      const mapped = resource.violations?.(err, statement)
+      if (mapped) throw Object.assign(mapped, { cause: err })
+      throw err
+    }
+  }
   const ownerId = sql.placeholder('ownerId')
   const owned = and(eq(owner, ownerId), eq(id, sql.placeholder('id')))
   const columns = getTableColumns(table) as Record<string, PgColumn>
   const ownerKey = Object.keys(columns).find((key) => columns[key] === owner)!
+  const ownerFk = `${name}_owner_id_users_id_fk`
 
   const findOne = db.select().from(table).where(owned).prepare(`${name}_find_for_owner`)
   const insertOne = db.insert(table)
-    .values({ ...Object.fromEntries(fields.map(([field]) => [field, sql.placeholder(field)])), [ownerKey]: ownerId })
+    // Bound with the column's base type, like the update: no driver-side mapping, the same for every field type.
+    .values({ ...Object.fromEntries(fields.map(([field, { column }]) => [field, bound(column, field)])), [ownerKey]: ownerId })
     .returning().prepare(`${name}_insert`)
   const updateOne = db.update(table).set({
     ...Object.fromEntries(fields.map(([field, { column }]) => [field,
-      sql`case when ${sql.placeholder(`${field}Sent`)}::boolean then ${sql.placeholder(field)}::${sql.raw(baseType(column))} else ${column} end`])),
+      sql`case when ${sql.placeholder(`${field}Sent`)}::boolean then ${bound(column, field)} else ${column} end`])),
     updated_at: sql`now()`,
   }).where(owned).returning().prepare(`${name}_update_for_owner`)
   const deleteOne = db.delete(table).where(owned).returning({ id }).prepare(`${name}_delete_for_owner`)
@@ -68,15 +93,18 @@ export function createOwnedRepository<Row, Create extends object, Update extends
   return {
     async insert(ownerIdValue: number, input: Create): Promise<Row> {
       // A field sent as null stays null; only an absent one takes the default.
-      const values = Object.fromEntries(fields.map(([field, spec]) => [field, field in input ? (input as Record<string, unknown>)[field] : spec.default ?? null]))
-      try {
-        const [row] = (await insertOne.execute({ ...values, ownerId: ownerIdValue })) as Row[]
-        return row!
-      } catch (err) {
-        // The owner was deleted between authentication and this insert: the caller no longer exists.
-        if (isForeignKeyViolation(err)) throw Object.assign(new UnauthorizedError('This account no longer exists'), { cause: err })
-        throw err
-      }
+      const values = Object.fromEntries(fields.map(([field, spec]) =>
+        [field, toDriver(spec, field in input ? (input as Record<string, unknown>)[field] : spec.default ?? null)]))
+      return translate('insert', async () => {
+        try {
+          const [row] = (await insertOne.execute({ ...values, ownerId: ownerIdValue })) as Row[]
+          return row!
+        } catch (err) {
+          // The owner was deleted between authentication and this insert: the caller no longer exists.
+          if (isForeignKeyViolation(err) && constraintOf(err) === ownerFk) throw Object.assign(new UnauthorizedError('This account no longer exists'), { cause: err })
+          throw err
+        }
+      })
     },
 
     async findForOwner(ownerIdValue: number, rowId: number): Promise<Row | undefined> {
@@ -102,18 +130,26 @@ export function createOwnedRepository<Row, Create extends object, Update extends
     async updateForOwner(ownerIdValue: number, rowId: number, changes: Update): Promise<Row | undefined> {
       if (Object.keys(changes).length === 0) return this.findForOwner(ownerIdValue, rowId)
       const params: Record<string, unknown> = { ownerId: ownerIdValue, id: rowId }
-      for (const [field] of fields) {
+      for (const [field, spec] of fields) {
         const value = (changes as Record<string, unknown>)[field]
         params[`${field}Sent`] = value !== undefined
-        params[field] = value ?? null
+        params[field] = toDriver(spec, value ?? null)
       }
-      const [row] = (await updateOne.execute(params)) as Row[]
+      const [row] = (await translate('update', () => updateOne.execute(params))) as Row[]
       return row
     },
 
     async deleteForOwner(ownerIdValue: number, rowId: number): Promise<boolean> {
-      const rows = (await deleteOne.execute({ ownerId: ownerIdValue, id: rowId })) as unknown[]
+      const rows = (await translate('delete', () => deleteOne.execute({ ownerId: ownerIdValue, id: rowId }))) as unknown[]
       return rows.length > 0
     },
   }
+}
+
+/** The name of the constraint a database error is about (node-postgres and PGlite both report it), if any. */
+export function constraintOf(err: unknown): string | undefined {
+  for (let e = err as { constraint?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    if (typeof e.constraint === 'string') return e.constraint
+  }
+  return undefined
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Bench a generated resource next to items in the same run: in a throwaway clone, generate `notes` with items'
+# fields, then run the item and resource scenarios (extra arguments go to `npm run bench`, e.g. --duration 10).
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d /tmp/keel-bench-generated-XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+git clone -q "$repo" "$work/keel"
+cd "$work/keel"
+cp -al "$repo/node_modules" node_modules
+npm run -s new:resource -- notes 'name:string:search:sort' 'description:string{1000}?' 'is_active:boolean=true' >/dev/null
+BENCH_RESOURCE=notes npm run bench -- --only item-get,resource-get,items-list,resource-list "$@"
+mkdir -p "$repo/bench/results" && cp -r bench/results/. "$repo/bench/results/" 2>/dev/null || true

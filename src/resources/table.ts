@@ -1,0 +1,82 @@
+import { sql } from 'drizzle-orm'
+import {
+  check, foreignKey, index, integer, pgTable, timestamp, unique, uniqueIndex,
+  type PgColumn, type PgColumnBuilderBase, type PgTableWithColumns,
+} from 'drizzle-orm/pg-core'
+import { users } from '../modules/users/users.table.js'
+import { fieldType, type Field } from './field-types.js'
+
+/** A resource's Drizzle table with its columns by name (the shape every resource shares is checked at run time). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ResourceTable = PgTableWithColumns<any>
+
+/** What a referenced resource gives the referencing one: its table, for the composite foreign key. */
+export interface RefTarget {
+  name: string
+  table: ResourceTable
+  hasOwnerKey: boolean
+}
+
+/** Names of the constraints and indexes of a resource, shared by the table, the migration and the error mapping. */
+export const constraintNames = (table: string) => ({
+  ownerKey: `${table}_owner_id_id_key`,
+  ownerIndex: `${table}_owner_id_id_idx`,
+  ownerFk: `${table}_owner_id_users_id_fk`,
+  listIndex: (column: string) => `${table}_owner_id_${column}_id_idx`,
+  uniqueKey: (column: string) => `${table}_owner_id_${column}_key`,
+  refFk: (column: string) => `${table}_${column}_fk`,
+  enumCheck: (column: string) => `${table}_${column}_check`,
+})
+
+/**
+ * Columns that get an `(owner_id, column, id)` index: each sort (an ordered scan of the owner's rows) and each ref
+ * (nested lists, and the referencing rows a delete checks or cascades to). Boolean and enum filters split an owner's
+ * rows in a few large parts; the owner index serves them.
+ */
+export const listIndexColumns = (fields: readonly Field[]) => [
+  ...fields.filter((f) => f.sort || f.ref).map((f) => f.name),
+  'created_at',
+]
+
+/** The SQL text of an enum's CHECK as PostgreSQL prints it back, so the migrated schema equals this table. */
+export const enumCheckSql = (field: Field) =>
+  `(${field.name} = ANY (ARRAY[${field.values!.map((v) => `'${v}'::text`).join(', ')}]))`
+
+/**
+ * The table a declaration describes: `id`, the fields, `owner_id` (→ users, cascade), `created_at`, `updated_at`,
+ * and exactly the constraints and indexes the generated migration creates (test/migrations.test.ts diffs the two).
+ * `ownerKey` is the unique `(owner_id, id)` index a composite foreign key from another resource points at.
+ */
+export function buildTable(name: string, fields: readonly Field[], refs: Record<string, RefTarget>, ownerKey: boolean): ResourceTable {
+  const names = constraintNames(name)
+  const columns: Record<string, PgColumnBuilderBase> = { id: integer().primaryKey().generatedAlwaysAsIdentity() }
+  for (const field of fields) {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    let column = fieldType(field).drizzle(field) as any
+    if (!field.optional) column = column.notNull()
+    if (field.default !== undefined && fieldType(field).databaseDefault) column = column.default(field.default)
+    columns[field.name] = column
+  }
+  columns.owner_id = integer().notNull().references(() => users.id, { onDelete: 'cascade' })
+  columns.created_at = timestamp({ withTimezone: true }).notNull().defaultNow()
+  columns.updated_at = timestamp({ withTimezone: true })
+
+  return pgTable(name, columns, (table) => {
+    const t = table as unknown as Record<string, PgColumn>
+    const extras: unknown[] = [
+      // The key a composite foreign key points at, in table column order (id, owner_id), as the foreign keys list it.
+      ...(ownerKey ? [unique(names.ownerKey).on(t.id!, t.owner_id!)] : []),
+      index(names.ownerIndex).on(t.owner_id!, t.id!),
+      ...listIndexColumns(fields).map((column) => index(names.listIndex(column)).on(t.owner_id!, t[column]!, t.id!)),
+      ...fields.filter((f) => f.unique).map((f) => uniqueIndex(names.uniqueKey(f.name)).on(t.owner_id!, t[f.name]!)),
+      ...fields.filter((f) => f.type === 'enum').map((f) => check(names.enumCheck(f.name), sql.raw(enumCheckSql(f)))),
+    ]
+    for (const field of fields.filter((f) => f.ref)) {
+      const target = refs[field.ref!.resource]!.table as unknown as Record<string, PgColumn>
+      // Listed as (ref, owner_id) → (id, owner_id): column order in the table, the order drizzle-kit reads keys back in.
+      const fk = foreignKey({ name: names.refFk(field.name), columns: [t[field.name]!, t.owner_id!], foreignColumns: [target.id!, target.owner_id!] })
+      extras.push(field.ref!.onDelete === 'cascade' ? fk.onDelete('cascade') : field.ref!.onDelete === 'set-null' ? fk.onDelete('set null') : fk)
+    }
+    return extras as never[]
+  })
+}
