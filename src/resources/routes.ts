@@ -37,11 +37,13 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     if (row === undefined) throw new NotFoundError(`${title} not found`)
     return row
   }
+  // A `:unique` field makes every write able to conflict with another of the caller's rows.
+  const writeConflict = resource.fields.some((f) => f.unique) ? [409] : []
   const created = {
     201: one(`The created ${singular}`, {
       headers: { Location: { type: 'string', description: `The URL of the new ${singular}`, examples: [`/api/v1/${name}/1`] } },
     }),
-    ...errors(400, 413, 415),
+    ...errors(400, 413, 415, ...writeConflict),
   }
   const create = async (request: Request, reply: FastifyReply, body: Body) => {
     assertJsonSizes(resource, body)
@@ -77,7 +79,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
   const update = (operationId: string, summary: string) => ({
     schema: {
       tags, operationId, summary, description: `Only the fields sent change; \`updated_at\` is set. Another user's ${singular} is 404.`,
-      params: IdParamsSchema, body: schemas.update, response: { 200: one(`The updated ${singular}`), ...errors(400, 404, 413, 415) },
+      params: IdParamsSchema, body: schemas.update, response: { 200: one(`The updated ${singular}`), ...errors(400, 404, 413, 415, ...writeConflict) },
     },
   })
   const handleUpdate = async (raw: FastifyRequest) => {
