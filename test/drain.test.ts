@@ -124,29 +124,23 @@ describe('the drain state', () => {
   })
 })
 
+/** The drain on a fresh database of the PostgreSQL server (dropped afterwards), with `workers` processes. */
+async function drainOnServerDatabase(workers: number): Promise<void> {
+  const fresh = await createTestDatabase()
+  await fresh.database.close()
+  try {
+    await drainUnderLoad({ DATABASE_URL: fresh.url! }, { url: fresh.url! }, workers)
+  } finally {
+    await fresh.drop()
+  }
+}
+
 describe('SIGTERM drain under keep-alive load', () => {
   it('one process through `npm start`: nothing committed loses its answer, no 5xx, exit 0', async () => {
-    if (serverUrl) {
-      const fresh = await createTestDatabase()
-      await fresh.database.close()
-      try {
-        await drainUnderLoad({ DATABASE_URL: fresh.url! }, { url: fresh.url! }, 1)
-      } finally {
-        await fresh.drop()
-      }
-    } else {
-      const dataDir = mkdtempSync(join(tmpdir(), 'keel-drain-'))
-      await drainUnderLoad({ DATA_DIR: dataDir }, { dataDir }, 1)
-    }
+    if (serverUrl) return drainOnServerDatabase(1)
+    const dataDir = mkdtempSync(join(tmpdir(), 'keel-drain-'))
+    await drainUnderLoad({ DATA_DIR: dataDir }, { dataDir }, 1)
   }, 120_000)
 
-  it.skipIf(!serverUrl)('WORKERS=2 on PostgreSQL: the same, for every worker', async () => {
-    const fresh = await createTestDatabase()
-    await fresh.database.close()
-    try {
-      await drainUnderLoad({ DATABASE_URL: fresh.url! }, { url: fresh.url! }, 2)
-    } finally {
-      await fresh.drop()
-    }
-  }, 120_000)
+  it.skipIf(!serverUrl)('WORKERS=2 on PostgreSQL: the same, for every worker', () => drainOnServerDatabase(2), 120_000)
 })
