@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { UnauthorizedError } from '../shared/errors.js'
-import { problemResponses } from '../shared/schemas.js'
+import { declareProblems } from './route-contract.js'
 
 /** The authenticated caller, as the auth module resolves it from a bearer token. */
 export interface AuthUser {
@@ -45,8 +45,7 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthPluginOpt
   app.decorateRequest('user', null as unknown as AuthUser)
   // The document declares the 401 of every route this plugin guards (see plugins/route-contract.ts).
   app.addHook('onRoute', (route) => {
-    if (route.config?.public || !route.schema || route.schema.hide) return
-    route.schema.response = { ...problemResponses(401), ...(route.schema.response as object | undefined) }
+    if (!route.config?.public) declareProblems(route, [401])
   })
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.public) return

@@ -22,6 +22,12 @@ function classErrors(route: { method: string | string[]; url: string; schema?: {
   return statuses
 }
 
+/** Adds problem+json answers to a documented route's responses; the route's own entries for those statuses win. */
+export function declareProblems(route: { schema?: { hide?: boolean; response?: unknown } }, statuses: number[]): void {
+  if (!route.schema || route.schema.hide) return
+  route.schema.response = { ...problemResponses(...statuses), ...(route.schema.response as object | undefined) }
+}
+
 function acceptedMediaTypes(body: unknown): string[] {
   if (!body) return []
   const content = (body as { content?: Record<string, unknown> }).content
@@ -38,8 +44,7 @@ function acceptedMediaTypes(body: unknown): string[] {
 export const routeContractPlugin = fp(async (app: FastifyInstance) => {
   app.addHook('onRoute', (route) => {
     route.config = { ...route.config, bodyMediaTypes: acceptedMediaTypes(route.schema?.body) }
-    if (!route.schema || route.schema.hide) return
-    route.schema.response = { ...problemResponses(...classErrors(route)), ...(route.schema.response as object | undefined) }
+    declareProblems(route, classErrors(route))
   })
 
   const checkBody: onRequestHookHandler = (request, _reply, done) => {
