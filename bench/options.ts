@@ -29,6 +29,8 @@ export interface BenchOptions {
   through: 'pgbouncer' | undefined
   /** With --through: measured runs per scenario and variant (the median is reported). */
   rounds: number
+  /** Without --through: measured runs per scenario, in alternating order (the median is reported). */
+  scenarioRounds: number
   /** Rounds of item GET on a second Keel with METRICS_PORT set vs this one (0: not measured). */
   metricsCostRounds: number
 }
@@ -45,8 +47,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --load-gen wrk|autocannon  load generator (default wrk when installed, else autocannon)
   --through pgbouncer        item GET, list and POST direct, with DATABASE_POOLER=transaction, and through PgBouncer
                              in transaction mode, interleaved in one run (instead of the full scenario list)
-  --rounds N                 with --through: runs per scenario and variant, alternating order, median reported
-                             (default 3; --smoke: 1)
+  --rounds N                 runs per scenario (and per variant with --through), alternating order, median
+                             reported (default 1; with --through 3; --smoke: 1)
   --metrics-cost             also item GET with metrics on vs off, alternating rounds (the smoke run always does one)
   --metrics-rounds N         rounds of --metrics-cost (default 3; --smoke: 1)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
@@ -123,6 +125,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     wrk,
     through: values.through,
     rounds: positiveInt('rounds', values.rounds, smoke ? 1 : 3),
+    scenarioRounds: values.through ? 1 : positiveInt('rounds', values.rounds, 1),
     // The smoke run exercises this path too (one round), so CI notices when it breaks.
     metricsCostRounds: values['metrics-cost'] || smoke ? positiveInt('metrics-rounds', values['metrics-rounds'], smoke ? 1 : 3) : 0,
   }

@@ -15,6 +15,8 @@ export interface ScenarioReport {
   error?: string
   /** Keel's figure as a share of its reference, e.g. "52 % of bare node:http". */
   versus?: { label: string; ratio: number }
+  /** With --rounds N: every run's req/s in the order measured (the row shows the median run). */
+  roundsRps?: number[]
 }
 
 export interface BenchReport {
@@ -164,6 +166,11 @@ export function renderMarkdown(report: BenchReport): string {
     ...referenceRows(report.references)]),
     '',
   ]
+  const rounds = report.scenarios.filter((sc) => sc.roundsRps)
+  if (rounds.length) {
+    lines.push(`Each scenario ran ${s.scenarioRounds} times in alternating order; the row is the median run. req/s of every run:`, '',
+      ...rounds.map((sc) => `- ${sc.title}: ${sc.roundsRps!.map(rate).join(', ')}`), '')
+  }
   if (report.metricsCost) lines.push(...metricsCostLines(report.metricsCost), '')
   const skipped = Object.entries(report.references.skipped)
   if (skipped.length) lines.push(...skipped.map(([id, why]) => `- reference ${id} skipped: ${why}`), '')

@@ -6,7 +6,7 @@ import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
 import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
-import { measure, settle, type LoadSettings } from './load.js'
+import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
 import { measureMetricsCost } from './metrics-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
@@ -51,22 +51,42 @@ const loadSettings = (options: BenchOptions, keel: KeelProcess): LoadSettings =>
   warmupSeconds: options.warmupSeconds, serverPid: keel.pid, measureDb: options.engine === 'postgres', wrk: options.wrk,
 })
 
+const medianByRps = (runs: LoadResult[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!
+
+/**
+ * Each scenario once, or with --rounds N, N times in alternating order (A B C, C B A, …) with the median run reported:
+ * two scenarios compared within a run (items next to a generated resource) then get the same share of a machine
+ * that grows busier or quieter, and neither always runs first after the seed.
+ */
 async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport): Promise<void> {
   const settings = loadSettings(options, keel)
   const scenarios = buildScenarios(seeded, sessions, options.bcryptRounds)
     .filter((s) => options.only.length === 0 || options.only.includes(s.id))
-  for (const scenario of scenarios) {
-    log(`▶ ${scenario.title} (${scenario.detail})`)
-    const entry: ScenarioReport = { id: scenario.id, title: scenario.title, detail: scenario.detail }
-    try {
-      const durationSeconds = Math.max(settings.durationSeconds, scenario.minSeconds ?? 0)
-      entry.result = await measure({ ...settings, durationSeconds }, scenario.load)
-      const r = entry.result
-      report.keel.processes = Math.max(report.keel.processes, r.serverProcesses)
-      log(`  ${Math.round(r.rps)} req/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, ${r.non2xx} non-2xx, ${r.errors} errors`)
-    } catch (err) {
-      entry.error = errorText(err)
+  const runs = new Map<string, LoadResult[]>(scenarios.map((s) => [s.id, []]))
+  const errors = new Map<string, string>()
+  for (let round = 0; round < options.scenarioRounds; round++) {
+    const order = round % 2 === 0 ? scenarios : [...scenarios].reverse()
+    for (const scenario of order) {
+      if (errors.has(scenario.id)) continue
+      const of = options.scenarioRounds > 1 ? `, round ${round + 1} of ${options.scenarioRounds}` : ''
+      log(`▶ ${scenario.title} (${scenario.detail}${of})`)
+      try {
+        const durationSeconds = Math.max(settings.durationSeconds, scenario.minSeconds ?? 0)
+        const r = await measure({ ...settings, durationSeconds }, scenario.load)
+        runs.get(scenario.id)!.push(r)
+        log(`  ${Math.round(r.rps)} req/s, p99 ${r.latencyMs.p99.toFixed(1)} ms, ${r.non2xx} non-2xx, ${r.errors} errors`)
+      } catch (err) {
+        errors.set(scenario.id, errorText(err))
+      }
     }
+  }
+  for (const scenario of scenarios) {
+    const measured = runs.get(scenario.id)!
+    const entry: ScenarioReport = { id: scenario.id, title: scenario.title, detail: scenario.detail }
+    if (errors.has(scenario.id)) entry.error = errors.get(scenario.id)
+    else entry.result = medianByRps(measured)
+    if (measured.length > 1) entry.roundsRps = measured.map((r) => r.rps)
+    if (entry.result) report.keel.processes = Math.max(report.keel.processes, ...measured.map((r) => r.serverProcesses))
     report.scenarios.push(entry)
     checkScenario(entry, keel.pid, report.problems, report.observations)
   }
