@@ -16,6 +16,8 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)))
 export const EXTERNAL = [
   '@electric-sql/pglite', 'bcrypt', '@fastify/swagger', '@fastify/swagger-ui', 'pino', 'pino-pretty', 'thread-stream',
   'pg-native', 'ioredis',
+  // Required once by src/tracing/tracing.ts through Node's require hook, which a bundled copy would bypass.
+  'pg',
 ]
 
 export async function buildBundle(outdir = join(root, 'dist')): Promise<void> {

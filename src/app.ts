@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
+import type { Tracing } from './tracing/tracing.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
 import { connectionClosePlugin } from './plugins/connection-close.js'
@@ -47,14 +48,17 @@ export interface BuildAppOptions {
   clock?: Clock
   /** Resources beyond the registered ones (tests of the resource core). */
   resources?: readonly Resource[]
+  /** With tracing on (server.ts): src/tracing/tracing.ts's plugin, registered before anything else, and its log controller. */
+  tracing?: Pick<Tracing, 'plugin' | 'logController'> | undefined
 }
 
 export const BODY_LIMIT_BYTES = 1_048_576
 
 /** Builds the Fastify app with production options and every module; never listens (server.ts does). */
-export async function buildApp({ config, database, logger, clock, resources = [] }: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, database, logger, clock, resources = [], tracing }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
+    ...(tracing ? { logController: tracing.logController } : {}),
     genReqId: genRequestId,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.trustProxy ? [...config.trustProxy] : false,
@@ -72,6 +76,8 @@ export async function buildApp({ config, database, logger, clock, resources = []
     schemaController: { compilersFactory: { buildValidator: buildValidator as never, buildSerializer: buildSerializer as never } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.headersTimeout = 10_000
+  // First: its request span starts before every other hook, and it must see every route as it is declared.
+  if (tracing) await app.register(tracing.plugin)
 
   app.addHook('preValidation', async (request) => assertDecimalIdParam(request.params))
   app.decorate('config', config)

@@ -51,6 +51,10 @@ describe('loadConfig', () => {
     [{ SMTP_URL: 'http://mail.example' }, 'SMTP_URL'],
     [{ APP_URL: 'ftp://app.example' }, 'APP_URL'],
     [{ REQUIRE_EMAIL_VERIFICATION: 'maybe' }, 'REQUIRE_EMAIL_VERIFICATION'],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    // Keel sends OTLP over HTTP as JSON only: a gRPC or protobuf setting would otherwise be ignored silently.
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL'],
+    [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'],
   ])('refuses %j with a message naming %s', (env, variable) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(ConfigError)
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(new RegExp(variable))
@@ -66,6 +70,13 @@ describe('loadConfig', () => {
     expect(config.metrics).toEqual({ host: '0.0.0.0', port: 9464 })
     expect(config.loadShedding.maxRssBytes).toBe(512 * 1_048_576)
     expect(loadConfig({ DATA_DIR: dataDir(), METRICS_PORT: '9464', METRICS_HOST: '127.0.0.1' }).metrics).toEqual({ host: '127.0.0.1', port: 9464 })
+  })
+
+  it('tracing is on when an OTLP endpoint is set, unless OTEL_SDK_DISABLED', () => {
+    expect(loadConfig({ DATA_DIR: dataDir() }).tracing).toBeUndefined()
+    expect(loadConfig({ DATA_DIR: dataDir(), OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }).tracing).toEqual({ serviceName: 'keel' })
+    expect(loadConfig({ DATA_DIR: dataDir(), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector/v1/traces', OTEL_SERVICE_NAME: 'api' }).tracing).toEqual({ serviceName: 'api' })
+    expect(loadConfig({ DATA_DIR: dataDir(), OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBeUndefined()
   })
 
   it('TRUST_PROXY: the proxies\' addresses, never a blanket true or a hop count', () => {

@@ -39,6 +39,13 @@ const EnvSchema = Type.Object({
   SHED_MAX_HEAP_USED_MB: Type.Integer({ minimum: 0, default: 0 }),
   SHED_MAX_RSS_MB: Type.Integer({ minimum: 0, default: 0 }),
   SHED_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+  // Tracing (off unless an endpoint is set): the OpenTelemetry variables, read by the exporter itself too.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(Type.Literal('http/json')),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(Type.Literal('http/json')),
+  OTEL_SERVICE_NAME: Type.String({ minLength: 1, default: 'keel' }),
+  OTEL_SDK_DISABLED: Type.Boolean({ default: false }),
   // Account email (SPEC §6); see src/modules/mail/mail.config.ts.
   SMTP_URL: Type.Optional(Type.String({ pattern: '^(smtps?://.+|log:)$' })),
   APP_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+(/[^?#]*)?$' })),
@@ -85,6 +92,8 @@ export interface Config {
   /** Where GET /metrics is served: never the public port; undefined = metrics off (prom-client not loaded). */
   readonly metrics: { readonly host: string; readonly port: number } | undefined
   readonly loadShedding: LoadSheddingLimits
+  /** OpenTelemetry traces: on when an OTLP endpoint is set (src/tracing/tracing.ts); undefined = off, the SDK never loaded. */
+  readonly tracing: { readonly serviceName: string } | undefined
   readonly mail: MailConfig
 }
 
@@ -173,6 +182,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxRssBytes: e.SHED_MAX_RSS_MB * MB,
       retryAfterSeconds: e.SHED_RETRY_AFTER_SECONDS,
     }),
+    tracing: (e.OTEL_EXPORTER_OTLP_ENDPOINT || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) && !e.OTEL_SDK_DISABLED
+      ? Object.freeze({ serviceName: e.OTEL_SERVICE_NAME })
+      : undefined,
     mail: resolveMailConfig(e, isProduction, dataDir),
   })
 }

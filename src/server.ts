@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.js'
 import type { Database } from './db/client.js'
 import type { RefreshTokensRepository } from './modules/auth/refresh-tokens.repository.js'
 import type { MetricsSource } from './plugins/metrics/metrics-server.js'
+import type { Tracing } from './tracing/tracing.js'
 import { DataDirLockedError } from './db/data-dir-lock.js'
 import { createLogger } from './logger.js'
 import { serveClusterCounters } from './shared/cluster-counter-store.js'
@@ -38,9 +39,11 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
     process.on('SIGTERM', () => resolve('SIGTERM'))
     process.on('SIGINT', () => resolve('SIGINT'))
   })
+  // Before the database module: the pg instrumentation patches pg as it loads.
+  const tracing = config.tracing ? (await import('./tracing/tracing.js')).startTracing(config.tracing) : undefined
   const { createDatabase } = await import('./db/client.js')
   const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, pooler: config.databasePooler, listenUrl: config.databaseListenUrl, logger })
-  const { app, tokens } = await listen(config, database, logger)
+  const { app, tokens } = await listen(config, database, logger, tracing)
   logger.info({ engine: database.engine, startup_ms: Math.round(performance.now() - started) }, `Keel ready: docs at http://${config.host}:${config.port}/docs`)
 
   const sweeper = setInterval(() => {
@@ -53,6 +56,8 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
   try {
     await drainAndClose(app, config, logger, signal)
     await database.close()
+    // The last spans are still buffered: send them before exiting.
+    await tracing?.shutdown()
   } catch (err) {
     logger.error({ err }, 'unclean shutdown')
     process.exit(1)
@@ -63,14 +68,16 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
 }
 
 /** Prepares the database (unless a cluster primary did), builds the app and listens; closes both on failure. */
-async function listen(config: Config, database: Database, logger: Logger): Promise<{ app: FastifyInstance; tokens: RefreshTokensRepository }> {
+async function listen(
+  config: Config, database: Database, logger: Logger, tracing: Tracing | undefined,
+): Promise<{ app: FastifyInstance; tokens: RefreshTokensRepository }> {
   let app: FastifyInstance | undefined
   try {
     if (cluster.isPrimary) await prepareDatabase(config, database, logger)
     const [{ buildApp }, { createRefreshTokensRepository }] = await Promise.all([
       import('./app.js'), import('./modules/auth/refresh-tokens.repository.js'),
     ])
-    app = await buildApp({ config, database, logger })
+    app = await buildApp({ config, database, logger, tracing })
     if (cluster.isWorker) await databasePrepared()
     await app.listen({ host: config.host, port: config.port })
     // A worker's figures are served by the primary, summed (runPrimary).

@@ -12,12 +12,13 @@ export interface KeelProcess {
 }
 
 /**
- * Runs the real entry point as a separate process: `node --import tsx src/server.ts`, or `npm start` itself.
+ * Runs the real entry point as a separate process: `node --import tsx src/server.ts` (or node with `args`, e.g. a
+ * bundle), or `npm start` itself.
  * `group` starts it in a process group of its own, so a signal can reach every process in it at once, as
  * systemd (KillMode=control-group) or a terminal's Ctrl-C does.
  */
-export function startKeel(env: Record<string, string>, options: { npm?: boolean; group?: boolean } = {}): KeelProcess {
-  const [command, args] = options.npm ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'src/server.ts']]
+export function startKeel(env: Record<string, string>, options: { npm?: boolean; group?: boolean; args?: string[] } = {}): KeelProcess {
+  const [command, args] = options.npm ? ['npm', ['start']] : [process.execPath, options.args ?? ['--import', 'tsx', 'src/server.ts']]
   const child = spawn(command, args, {
     env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', BCRYPT_ROUNDS: '12', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

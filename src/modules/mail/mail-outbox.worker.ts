@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks'
 import type { Logger } from 'pino'
 import type { Db } from '../../db/client.js'
 import { createMailOutboxRepository, type ClaimedMessage } from './mail-outbox.repository.js'
@@ -94,7 +95,9 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     timer.unref()
   }
 
-  function wake(): void {
+  // Runs in the async context the worker was created in, not the one of the request that woke it: delivery is not
+  // part of that request (its trace, when tracing is on, ended with the answer).
+  const wake = AsyncResource.bind(function wake(): void {
     if (stopped) return
     if (running) {
       again = true
@@ -116,7 +119,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
         schedule(nextMs)
       }
     })
-  }
+  })
 
   return {
     start(): void {

@@ -1,0 +1,95 @@
+// OpenTelemetry traces, loaded only when OTEL_EXPORTER_OTLP_ENDPOINT is set (server.ts imports this module lazily,
+// so a Keel without tracing never loads the SDK). One server span per request from @fastify/otel, a child span per
+// query from @opentelemetry/instrumentation-pg, exported as OTLP over HTTP/JSON.
+import { createRequire } from 'node:module'
+import { FastifyOtelInstrumentation } from '@fastify/otel'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
+import { registerInstrumentations } from '@opentelemetry/instrumentation'
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import { BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-node'
+import { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+
+export interface TracingOptions {
+  serviceName: string
+  /** Tests pass an in-memory exporter (each span handed over as it ends); otherwise OTLP/HTTP JSON from the OTEL_* variables. */
+  exporter?: SpanExporter
+}
+
+export interface Tracing {
+  /** Registered first in buildApp: @fastify/otel must see every route as it is declared. */
+  plugin: FastifyPluginAsync
+  /** Fastify's `logController` (buildApp): its "incoming request" line waits for the trace id (see below). */
+  logController: LogController
+  /** Exports what is buffered; called after the app has closed. */
+  shutdown(): Promise<void>
+}
+
+/**
+ * Fastify writes "incoming request" before the first onRequest hook, so before the request has a span. This
+ * controller leaves that line to the tracing plugin's hook, which writes it once the trace id is bound; every
+ * other line is Fastify's own.
+ */
+class TracedLogController extends LogController {
+  override incomingRequest(): void {}
+  logIncoming(request: FastifyRequest, reply: FastifyReply): void {
+    super.incomingRequest(request, reply)
+  }
+}
+
+/** Probes the load balancer sends every few seconds: spans of them would drown the requests. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz'])
+
+/**
+ * Starts the tracer provider and the two instrumentations. Must run before the database module loads pg: the pg
+ * instrumentation patches pg when it is required, and the app imports it as an ES module, which Node's require
+ * hook never sees, so it is required here once, through the hook; the ES import later gets the same, patched, classes.
+ */
+export function startTracing({ serviceName, exporter }: TracingOptions): Tracing {
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName }),
+    // The batch processor sends in the background; the simple one lets a test read each span as it ends.
+    spanProcessors: [exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(new OTLPTraceExporter())],
+  })
+  // Global tracer provider, AsyncLocalStorage context and W3C traceparent propagation.
+  provider.register()
+  const fastifyOtel = new FastifyOtelInstrumentation({
+    registerOnInitialization: false,
+    // One span per request and one for its handler; a span per hook (a dozen per request) costs more than it tells.
+    instrumentHooks: false,
+    ignorePaths: ({ url }) => UNTRACED_PATHS.has(url),
+  })
+  const pg = new PgInstrumentation({
+    // Query text with its $n placeholders, never the values: they hold emails and password hashes.
+    enhancedDatabaseReporting: false,
+    // The mail outbox worker polls outside any request: no trace of one query each time.
+    requireParentSpan: true,
+  })
+  registerInstrumentations({ tracerProvider: provider, instrumentations: [fastifyOtel, pg] })
+  createRequire(import.meta.url)('pg')
+
+  const logController = new TracedLogController()
+  const plugin = fp(async (app: FastifyInstance) => {
+    await app.register(fastifyOtel.plugin())
+    // Every line the request logs carries its trace: Fastify's completion line uses reply.log, the others request.log.
+    app.addHook('onRequest', async (request, reply) => {
+      const span = request.opentelemetry().span
+      if (span) {
+        const { traceId, spanId } = span.spanContext()
+        request.log = reply.log = request.log.child({ trace_id: traceId, span_id: spanId })
+      }
+      logController.logIncoming(request, reply)
+    })
+  }, { name: 'keel-tracing' })
+
+  return {
+    plugin,
+    logController,
+    async shutdown() {
+      fastifyOtel.disable()
+      pg.disable()
+      await provider.shutdown()
+    },
+  }
+}
