@@ -1,15 +1,10 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
 import type { LoadSpec } from './load-spec.js'
 import { freePort, HOST, startKeel, type KeelProcess } from './server-process.js'
 
-export interface MetricsCostReport {
-  rounds: number
-  off: LoadResult[]
-  on: LoadResult[]
-  /** 1 - median req/s with metrics / median without: the share of throughput metrics cost. */
-  throughputCost: number
-  /** Median Keel CPU ms per request with metrics / without, minus 1: steadier than req/s on a shared machine. */
-  cpuCost: number
+export interface MetricsCostReport extends FeatureCost {
   /** Series in one scrape after the runs, and its request lines: what the cost buys. */
   series: number
   sample: string[]
@@ -21,44 +16,96 @@ const median = (values: number[]) => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** The same comparison for any feature switched on by environment variables: two fresh Keels, alternating rounds. */
+export interface FeatureCost {
+  rounds: number
+  off: LoadResult[]
+  on: LoadResult[]
+  /** 1 - median req/s with the feature / median without. */
+  throughputCost: number
+  /** Median Keel CPU ms per request with the feature / without, minus 1. */
+  cpuCost: number
+}
+
 /**
- * The price of METRICS_PORT: two fresh Keels on the same database and environment (the same SECRET_KEY, so the
- * scenario's tokens work on both), one with metrics on, and the scenario run on each in turn, `rounds` times,
- * alternating which goes first so a drift of the machine weighs on both sides alike. Both are new processes
- * (the bench's main Keel has run every scenario: its JIT would be warmer than a newcomer's).
+ * The price of a feature (METRICS_PORT, OTEL_EXPORTER_OTLP_ENDPOINT): two fresh Keels on the same database and
+ * environment (the same SECRET_KEY, so the scenario's tokens work on both), one with `onEnv` added, and the scenario
+ * run on each in turn, `rounds` times, alternating which goes first so a drift of the machine weighs on both sides
+ * alike. Both are new processes (the bench's main Keel has run every scenario: its JIT would be warmer than a
+ * newcomer's). `inspect` runs on the Keel with the feature, after the rounds.
  */
-export async function measureMetricsCost(
-  root: string, env: Record<string, string>, nodeArgs: string[], settings: LoadSettings, spec: LoadSpec, rounds: number,
-): Promise<MetricsCostReport> {
-  const metricsPort = await freePort()
+export async function measureFeatureCost(
+  root: string, env: Record<string, string>, onEnv: Record<string, string>, nodeArgs: string[], settings: LoadSettings, spec: LoadSpec,
+  rounds: number, inspect?: (on: KeelProcess) => Promise<void>,
+): Promise<FeatureCost> {
   const off = await startKeel(root, { ...env, PORT: String(await freePort()) }, nodeArgs)
   let on: KeelProcess | undefined
   try {
-    on = await startKeel(root, { ...env, PORT: String(await freePort()), METRICS_PORT: String(metricsPort), METRICS_HOST: HOST }, nodeArgs)
-    const report: MetricsCostReport = { rounds, off: [], on: [], throughputCost: NaN, cpuCost: NaN, series: 0, sample: [] }
+    on = await startKeel(root, { ...env, PORT: String(await freePort()), ...onEnv }, nodeArgs)
+    const cost: FeatureCost = { rounds, off: [], on: [], throughputCost: NaN, cpuCost: NaN }
     const run = async (keel: KeelProcess) => {
       await settle(keel.pid)
       return measure({ ...settings, baseUrl: keel.baseUrl, serverPid: keel.pid }, spec)
     }
     for (let round = 0; round < rounds; round++) {
       if (round % 2 === 0) {
-        report.off.push(await run(off))
-        report.on.push(await run(on))
+        cost.off.push(await run(off))
+        cost.on.push(await run(on))
       } else {
-        report.on.push(await run(on))
-        report.off.push(await run(off))
+        cost.on.push(await run(on))
+        cost.off.push(await run(off))
       }
     }
-    report.throughputCost = 1 - median(report.on.map((r) => r.rps)) / median(report.off.map((r) => r.rps))
-    report.cpuCost = median(report.on.map((r) => r.serverCpuMsPerRequest)) / median(report.off.map((r) => r.serverCpuMsPerRequest)) - 1
-    const text = await (await fetch(`http://${HOST}:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
-    const lines = text.split('\n').filter((l) => l && !l.startsWith('#'))
-    report.series = lines.length
-    report.sample = lines.filter((l) => l.startsWith('http_requests_total') || l.startsWith('http_request_duration_seconds_count')
-      || l.startsWith('keel_') || l.startsWith('http_requests_in_flight'))
-    return report
+    cost.throughputCost = 1 - median(cost.on.map((r) => r.rps)) / median(cost.off.map((r) => r.rps))
+    cost.cpuCost = median(cost.on.map((r) => r.serverCpuMsPerRequest)) / median(cost.off.map((r) => r.serverCpuMsPerRequest)) - 1
+    await inspect?.(on)
+    return cost
   } finally {
     await on?.stop()
     await off.stop()
+  }
+}
+
+/** METRICS_PORT on vs off, and one scrape afterwards: what the cost buys. */
+export async function measureMetricsCost(
+  root: string, env: Record<string, string>, nodeArgs: string[], settings: LoadSettings, spec: LoadSpec, rounds: number,
+): Promise<MetricsCostReport> {
+  const metricsPort = await freePort()
+  let series = 0
+  let sample: string[] = []
+  const cost = await measureFeatureCost(root, env, { METRICS_PORT: String(metricsPort), METRICS_HOST: HOST }, nodeArgs, settings, spec, rounds, async () => {
+    const text = await (await fetch(`http://${HOST}:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
+    const lines = text.split('\n').filter((l) => l && !l.startsWith('#'))
+    series = lines.length
+    sample = lines.filter((l) => l.startsWith('http_requests_total') || l.startsWith('http_request_duration_seconds_count')
+      || l.startsWith('keel_') || l.startsWith('http_requests_in_flight'))
+  })
+  return { ...cost, series, sample }
+}
+
+/**
+ * OTEL_EXPORTER_OTLP_ENDPOINT on vs off. The spans go to a collector stand-in in this process that answers 200 and
+ * counts them: the exporter's whole work (batching, JSON, HTTP) is paid, a real collector's is not.
+ */
+export async function measureTracingCost(
+  root: string, env: Record<string, string>, nodeArgs: string[], settings: LoadSettings, spec: LoadSpec, rounds: number,
+): Promise<FeatureCost & { spansReceived: number }> {
+  let spansReceived = 0
+  const collector = createServer((req, res) => {
+    let body = ''
+    req.on('data', (chunk) => { body += chunk })
+    req.on('end', () => {
+      spansReceived += (body.match(/"spanId"/g) ?? []).length
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  collector.listen(0, HOST)
+  await once(collector, 'listening')
+  try {
+    const endpoint = `http://${HOST}:${(collector.address() as { port: number }).port}`
+    const cost = await measureFeatureCost(root, env, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint }, nodeArgs, settings, spec, rounds)
+    return { ...cost, spansReceived }
+  } finally {
+    collector.close()
   }
 }

@@ -33,6 +33,8 @@ export interface BenchOptions {
   scenarioRounds: number
   /** Rounds of item GET on a second Keel with METRICS_PORT set vs this one (0: not measured). */
   metricsCostRounds: number
+  /** Rounds of item GET with OTEL_EXPORTER_OTLP_ENDPOINT set vs not (0: not measured). */
+  tracingCostRounds: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -51,6 +53,8 @@ const USAGE = `Usage: npm run bench -- [options]
                              reported (default 1; with --through 3; --smoke: 1)
   --metrics-cost             also item GET with metrics on vs off, alternating rounds (the smoke run always does one)
   --metrics-rounds N         rounds of --metrics-cost (default 3; --smoke: 1)
+  --tracing-cost             also item GET with tracing on (OTLP to a stand-in collector) vs off, alternating rounds
+  --tracing-rounds N         rounds of --tracing-cost (default 3)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -80,6 +84,8 @@ const OPTIONS = {
   smoke: { type: 'boolean', default: false },
   'metrics-cost': { type: 'boolean', default: false },
   'metrics-rounds': { type: 'string' },
+  'tracing-cost': { type: 'boolean', default: false },
+  'tracing-rounds': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const
 
@@ -128,6 +134,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     scenarioRounds: values.through ? 1 : positiveInt('rounds', values.rounds, 1),
     // The smoke run exercises this path too (one round), so CI notices when it breaks.
     metricsCostRounds: values['metrics-cost'] || smoke ? positiveInt('metrics-rounds', values['metrics-rounds'], smoke ? 1 : 3) : 0,
+    tracingCostRounds: values['tracing-cost'] ? positiveInt('tracing-rounds', values['tracing-rounds'], 3) : 0,
   }
 }
 

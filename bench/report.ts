@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CapturedStatement } from './capture-sql.js'
 import type { LoadResult } from './load.js'
-import type { MetricsCostReport } from './metrics-cost.js'
+import type { FeatureCost, MetricsCostReport } from './metrics-cost.js'
 import type { BenchOptions } from './options.js'
 import type { BcryptCeiling, PgbenchResult } from './references.js'
 import { POOLER_VARIANTS, POOLER_VARIANT_TITLES, type PoolerComparison } from './through-pgbouncer.js'
@@ -41,6 +41,7 @@ export interface BenchReport {
   poolers?: PoolerComparison
   /** Item GET with METRICS_PORT set vs unset (--metrics-cost). */
   metricsCost?: MetricsCostReport
+  tracingCost?: FeatureCost & { spansReceived: number }
   /** Harness failures: any of them makes the run exit non-zero. */
   problems: string[]
   /** Things in Keel's behaviour worth a look (errors, unclean stop, warnings logged). */
@@ -130,6 +131,18 @@ function poolerRows(c: PoolerComparison): string[] {
   return lines
 }
 
+function tracingCostLines(c: FeatureCost & { spansReceived: number }): string[] {
+  const each = (results: LoadResult[]) => results.map((r) => `${rate(r.rps)} req/s (${cpu(r.serverCpuMsPerRequest)} ms CPU)`).join(', ')
+  return [
+    `**Tracing cost** (GET /api/v1/items/{id}, ${c.rounds} alternating round${c.rounds === 1 ? '' : 's'}, OTLP/HTTP JSON to a stand-in collector in the bench process):`
+      + ` throughput ${pct(Math.abs(c.throughputCost))} ${c.throughputCost >= 0 ? 'lower' : 'higher'} with OTEL_EXPORTER_OTLP_ENDPOINT set (median req/s),`
+      + ` Keel CPU per request ${pct(Math.abs(c.cpuCost))} ${c.cpuCost >= 0 ? 'higher' : 'lower'} (median); ${int(c.spansReceived)} spans received.`,
+    '',
+    `- tracing off: ${each(c.off)}`,
+    `- tracing on: ${each(c.on)}`,
+  ]
+}
+
 function metricsCostLines(c: MetricsCostReport): string[] {
   const each = (results: LoadResult[]) => results.map((r) => `${rate(r.rps)} req/s (${cpu(r.serverCpuMsPerRequest)} ms CPU)`).join(', ')
   return [
@@ -172,6 +185,7 @@ export function renderMarkdown(report: BenchReport): string {
       ...rounds.map((sc) => `- ${sc.title}: ${sc.roundsRps!.map(rate).join(', ')}`), '')
   }
   if (report.metricsCost) lines.push(...metricsCostLines(report.metricsCost), '')
+  if (report.tracingCost) lines.push(...tracingCostLines(report.tracingCost), '')
   const skipped = Object.entries(report.references.skipped)
   if (skipped.length) lines.push(...skipped.map(([id, why]) => `- reference ${id} skipped: ${why}`), '')
   if (report.observations.length) lines.push('Observations:', '', ...report.observations.map((o) => `- ${o}`), '')

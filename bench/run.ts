@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
 import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
-import { measureMetricsCost } from './metrics-cost.js'
+import { measureMetricsCost, measureTracingCost } from './metrics-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
 import { renderMarkdown, writeResults, type BenchReport, type ScenarioReport } from './report.js'
@@ -105,6 +105,22 @@ async function runMetricsCost(
     log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher`)
   } catch (err) {
     report.problems.push(`metrics cost: ${errorText(err)}`)
+  }
+}
+
+/** Item GET on two fresh Keels, one with tracing on, in alternating rounds (bench/metrics-cost.ts). */
+async function runTracingCost(
+  options: BenchOptions, settings: LoadSettings, env: Record<string, string>, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
+  if (options.engine !== 'postgres') return void (report.references.skipped['tracing cost'] = 'needs PostgreSQL: two Keel processes share the database')
+  const itemGet = buildScenarios(seeded, sessions, options.bcryptRounds).find((s) => s.id === 'item-get')!
+  log(`▶ tracing cost: ${itemGet.title} with OTEL_EXPORTER_OTLP_ENDPOINT vs without, ${options.tracingCostRounds} round(s)`)
+  try {
+    report.tracingCost = await measureTracingCost(root, env, options.nodeArgs, settings, itemGet.load, options.tracingCostRounds)
+    const c = report.tracingCost
+    log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher, ${c.spansReceived} spans exported`)
+  } catch (err) {
+    report.problems.push(`tracing cost: ${errorText(err)}`)
   }
 }
 
@@ -269,6 +285,7 @@ async function main(): Promise<number> {
       keel = undefined
       // After the main Keel stopped: the pair measured next has the machine (and the database's connections) to itself.
       if (options.metricsCostRounds) await runMetricsCost(options, settings, env, seeded, sessions, report)
+      if (options.tracingCostRounds) await runTracingCost(options, settings, env, seeded, sessions, report)
       const readerToken = sessions.accessTokens.get(seeded.reader.email)!
       await runReferences(options, target, env, seeded, readerToken, report)
     }
