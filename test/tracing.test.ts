@@ -94,7 +94,7 @@ describe.skipIf(!serverUrl)('tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       expect(created.status).toBe(201)
       const { id } = (await created.json()) as { id: number }
       // The caller's trace continues: W3C traceparent.
-      const res = await fetch(`${base}/api/v1/items/${id}`, { headers: { ...auth, traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` } })
+      const res = await fetch(`${base}/api/v1/items/${id}?private=query`, { headers: { ...auth, traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` } })
       expect(res.status).toBe(200)
       const requestId = res.headers.get('x-request-id')
 
@@ -107,6 +107,8 @@ describe.skipIf(!serverUrl)('tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       expect(servers.map((s) => attribute(s, 'http.route'))).toEqual(['/api/v1/items/:id'])
       const server = servers[0]!
       expect(server.parentSpanId).toBe(PARENT_ID)
+      // The path without its query string, which can hold a search term.
+      expect(attribute(server, 'url.path')).toBe(`/api/v1/items/${id}`)
       expect(Number(attribute(server, 'http.response.status_code'))).toBe(200)
       // Every span of the trace descends from the server span; the queries are pg client spans.
       const byId = new Map(trace.map((s) => [s.spanId, s]))
@@ -128,6 +130,7 @@ describe.skipIf(!serverUrl)('tracing (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       expect(everything).not.toContain(email)
       expect(everything).not.toContain('$2b$')
       expect(everything).not.toContain('traced item')
+      expect(everything).not.toContain('private=query')
       // The mail outbox worker, woken by the signup, sends outside the request: no span of its own queries.
       expect(mine().filter((s) => String(attribute(s, 'db.query.text')).startsWith('update "mail_outbox"'))).toEqual([])
       // The probes are not traced.
