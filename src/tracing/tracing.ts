@@ -7,14 +7,12 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { registerInstrumentations } from '@opentelemetry/instrumentation'
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BatchSpanProcessor, NodeTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-node'
+import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
 import { LogController, type FastifyInstance, type FastifyPluginAsync, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
 export interface TracingOptions {
   serviceName: string
-  /** Tests pass an in-memory exporter (each span handed over as it ends); otherwise OTLP/HTTP JSON from the OTEL_* variables. */
-  exporter?: SpanExporter
 }
 
 export interface Tracing {
@@ -29,7 +27,7 @@ export interface Tracing {
 /**
  * Fastify writes "incoming request" before the first onRequest hook, so before the request has a span. This
  * controller leaves that line to the tracing plugin's hook, which writes it once the trace id is bound; every
- * other line is Fastify's own.
+ * other line is Fastify's own. (A request refused before any hook runs, a malformed URL say, has no such line.)
  */
 class TracedLogController extends LogController {
   override incomingRequest(): void {}
@@ -46,11 +44,11 @@ const UNTRACED_PATHS = new Set(['/healthz', '/readyz'])
  * instrumentation patches pg when it is required, and the app imports it as an ES module, which Node's require
  * hook never sees, so it is required here once, through the hook; the ES import later gets the same, patched, classes.
  */
-export function startTracing({ serviceName, exporter }: TracingOptions): Tracing {
+export function startTracing({ serviceName }: TracingOptions): Tracing {
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
-    // The batch processor sends in the background; the simple one lets a test read each span as it ends.
-    spanProcessors: [exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(new OTLPTraceExporter())],
+    // OTLP/HTTP JSON to the endpoint of the OTEL_EXPORTER_OTLP_* variables, sent in batches in the background.
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
   })
   // Global tracer provider, AsyncLocalStorage context and W3C traceparent propagation.
   provider.register()
