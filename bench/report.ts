@@ -131,27 +131,25 @@ function poolerRows(c: PoolerComparison): string[] {
   return lines
 }
 
-function tracingCostLines(c: FeatureCost & { spansReceived: number }): string[] {
+/** The headline and the runs of a feature's cost (--metrics-cost, --tracing-cost); `setting` and `extra` say what is particular. */
+function featureCostLines(name: string, variable: string, setting: string, c: FeatureCost, extra: string): string[] {
   const each = (results: LoadResult[]) => results.map((r) => `${rate(r.rps)} req/s (${cpu(r.serverCpuMsPerRequest)} ms CPU)`).join(', ')
   return [
-    `**Tracing cost** (GET /api/v1/items/{id}, ${c.rounds} alternating round${c.rounds === 1 ? '' : 's'}, OTLP/HTTP JSON to a stand-in collector in the bench process):`
-      + ` throughput ${pct(Math.abs(c.throughputCost))} ${c.throughputCost >= 0 ? 'lower' : 'higher'} with OTEL_EXPORTER_OTLP_ENDPOINT set (median req/s),`
-      + ` Keel CPU per request ${pct(Math.abs(c.cpuCost))} ${c.cpuCost >= 0 ? 'higher' : 'lower'} (median); ${int(c.spansReceived)} spans received.`,
+    `**${name[0]!.toUpperCase()}${name.slice(1)} cost** (GET /api/v1/items/{id}, ${c.rounds} alternating round${c.rounds === 1 ? '' : 's'}, ${setting}):`
+      + ` throughput ${pct(Math.abs(c.throughputCost))} ${c.throughputCost >= 0 ? 'lower' : 'higher'} with ${variable} set (median req/s),`
+      + ` Keel CPU per request ${pct(Math.abs(c.cpuCost))} ${c.cpuCost >= 0 ? 'higher' : 'lower'} (median); ${extra}.`,
     '',
-    `- tracing off: ${each(c.off)}`,
-    `- tracing on: ${each(c.on)}`,
+    `- ${name} off: ${each(c.off)}`,
+    `- ${name} on: ${each(c.on)}`,
   ]
 }
 
+const tracingCostLines = (c: FeatureCost & { spansReceived: number }) =>
+  featureCostLines('tracing', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTLP/HTTP JSON to a stand-in collector in the bench process', c, `${int(c.spansReceived)} spans received`)
+
 function metricsCostLines(c: MetricsCostReport): string[] {
-  const each = (results: LoadResult[]) => results.map((r) => `${rate(r.rps)} req/s (${cpu(r.serverCpuMsPerRequest)} ms CPU)`).join(', ')
   return [
-    `**Metrics cost** (GET /api/v1/items/{id}, ${c.rounds} alternating round${c.rounds === 1 ? '' : 's'}, same database and settings):`
-      + ` throughput ${pct(Math.abs(c.throughputCost))} ${c.throughputCost >= 0 ? 'lower' : 'higher'} with METRICS_PORT set (median req/s),`
-      + ` Keel CPU per request ${pct(Math.abs(c.cpuCost))} ${c.cpuCost >= 0 ? 'higher' : 'lower'} (median); ${c.series} series in a scrape.`,
-    '',
-    `- metrics off: ${each(c.off)}`,
-    `- metrics on: ${each(c.on)}`,
+    ...featureCostLines('metrics', 'METRICS_PORT', 'same database and settings', c, `${c.series} series in a scrape`),
     '',
     '<details><summary>Request and Keel series of that scrape (a cluster primary sums its workers)</summary>',
     '', '```', ...c.sample, '```', '', '</details>',

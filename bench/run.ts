@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
 import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
-import { measureMetricsCost, measureTracingCost } from './metrics-cost.js'
+import { measureMetricsCost, measureTracingCost, type FeatureCost } from './metrics-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
 import { renderMarkdown, writeResults, type BenchReport, type ScenarioReport } from './report.js'
@@ -15,6 +15,7 @@ import { buildScenarios, openSessions, SCENARIO_IDS, type Sessions } from './sce
 import { seed, type SeedResult } from './seed.js'
 import { buildKeel, freePort, keelEnv, startKeel, type KeelProcess } from './server-process.js'
 import { comparePoolers } from './through-pgbouncer.js'
+import type { LoadSpec } from './load-spec.js'
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)))
 const started = performance.now()
@@ -92,35 +93,31 @@ async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: Se
   }
 }
 
-/** Item GET on two fresh Keels, one with METRICS_PORT set, in alternating rounds (bench/metrics-cost.ts). */
-async function runMetricsCost(
-  options: BenchOptions, settings: LoadSettings, env: Record<string, string>, seeded: SeedResult, sessions: Sessions, report: BenchReport,
-): Promise<void> {
-  if (options.engine !== 'postgres') return void (report.references.skipped['metrics cost'] = 'needs PostgreSQL: two Keel processes share the database')
-  const itemGet = buildScenarios(seeded, sessions, options.bcryptRounds).find((s) => s.id === 'item-get')!
-  log(`▶ metrics cost: ${itemGet.title} with METRICS_PORT vs without, ${options.metricsCostRounds} round(s)`)
-  try {
-    report.metricsCost = await measureMetricsCost(root, env, options.nodeArgs, settings, itemGet.load, options.metricsCostRounds)
-    const c = report.metricsCost
-    log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher`)
-  } catch (err) {
-    report.problems.push(`metrics cost: ${errorText(err)}`)
-  }
+/** What --metrics-cost and --tracing-cost compare: item GET on two fresh Keels, the feature on and off (bench/metrics-cost.ts). */
+interface FeatureRun<R extends FeatureCost> {
+  name: 'metrics' | 'tracing'
+  /** The variable that turns the feature on, for the log. */
+  variable: string
+  rounds: number
+  measure: (spec: LoadSpec) => Promise<R>
+  store: (cost: R) => void
+  /** Extra words for the log line. */
+  describe?: (cost: R) => string
 }
 
-/** Item GET on two fresh Keels, one with tracing on, in alternating rounds (bench/metrics-cost.ts). */
-async function runTracingCost(
-  options: BenchOptions, settings: LoadSettings, env: Record<string, string>, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+async function runFeatureCost<R extends FeatureCost>(
+  run: FeatureRun<R>, options: BenchOptions, seeded: SeedResult, sessions: Sessions, report: BenchReport,
 ): Promise<void> {
-  if (options.engine !== 'postgres') return void (report.references.skipped['tracing cost'] = 'needs PostgreSQL: two Keel processes share the database')
+  const label = `${run.name} cost`
+  if (options.engine !== 'postgres') return void (report.references.skipped[label] = 'needs PostgreSQL: two Keel processes share the database')
   const itemGet = buildScenarios(seeded, sessions, options.bcryptRounds).find((s) => s.id === 'item-get')!
-  log(`▶ tracing cost: ${itemGet.title} with OTEL_EXPORTER_OTLP_ENDPOINT vs without, ${options.tracingCostRounds} round(s)`)
+  log(`▶ ${label}: ${itemGet.title} with ${run.variable} vs without, ${run.rounds} round(s)`)
   try {
-    report.tracingCost = await measureTracingCost(root, env, options.nodeArgs, settings, itemGet.load, options.tracingCostRounds)
-    const c = report.tracingCost
-    log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher, ${c.spansReceived} spans exported`)
+    const c = await run.measure(itemGet.load)
+    run.store(c)
+    log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher${run.describe ? `, ${run.describe(c)}` : ''}`)
   } catch (err) {
-    report.problems.push(`tracing cost: ${errorText(err)}`)
+    report.problems.push(`${label}: ${errorText(err)}`)
   }
 }
 
@@ -284,8 +281,21 @@ async function main(): Promise<number> {
       await stopKeel(keel, report)
       keel = undefined
       // After the main Keel stopped: the pair measured next has the machine (and the database's connections) to itself.
-      if (options.metricsCostRounds) await runMetricsCost(options, settings, env, seeded, sessions, report)
-      if (options.tracingCostRounds) await runTracingCost(options, settings, env, seeded, sessions, report)
+      if (options.metricsCostRounds) {
+        await runFeatureCost({
+          name: 'metrics', variable: 'METRICS_PORT', rounds: options.metricsCostRounds,
+          measure: (spec) => measureMetricsCost(root, env, options.nodeArgs, settings, spec, options.metricsCostRounds),
+          store: (c) => { report.metricsCost = c },
+        }, options, seeded, sessions, report)
+      }
+      if (options.tracingCostRounds) {
+        await runFeatureCost({
+          name: 'tracing', variable: 'OTEL_EXPORTER_OTLP_ENDPOINT', rounds: options.tracingCostRounds,
+          measure: (spec) => measureTracingCost(root, env, options.nodeArgs, settings, spec, options.tracingCostRounds),
+          store: (c) => { report.tracingCost = c },
+          describe: (c) => `${c.spansReceived} spans exported`,
+        }, options, seeded, sessions, report)
+      }
       const readerToken = sessions.accessTokens.get(seeded.reader.email)!
       await runReferences(options, target, env, seeded, readerToken, report)
     }
