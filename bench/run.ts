@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
 import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
-import { measureMetricsCost, measureTracingCost, type FeatureCost } from './metrics-cost.js'
+import { measureMetricsCost, measureTracingCost, type FeatureCost } from './feature-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
 import { renderMarkdown, writeResults, type BenchReport, type ScenarioReport } from './report.js'
@@ -93,7 +93,7 @@ async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: Se
   }
 }
 
-/** What --metrics-cost and --tracing-cost compare: item GET on two fresh Keels, the feature on and off (bench/metrics-cost.ts). */
+/** What --metrics-cost and --tracing-cost compare: item GET on two fresh Keels, the feature on and off (bench/feature-cost.ts). */
 interface FeatureRun<R extends FeatureCost> {
   name: 'metrics' | 'tracing'
   /** The variable that turns the feature on, for the log. */

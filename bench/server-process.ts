@@ -59,7 +59,7 @@ export function keelEnv(input: KeelEnvInput): Record<string, string> {
     FIRST_SUPERUSER_EMAIL: '',
     FIRST_SUPERUSER_PASSWORD: '',
     TRUST_PROXY: '',
-    // Metrics off unless a scenario turns them on (bench/metrics-cost.ts); shedding at its defaults.
+    // Metrics off unless a scenario turns them on (bench/feature-cost.ts); shedding at its defaults.
     METRICS_PORT: '',
     METRICS_HOST: '',
     SHED_MAX_EVENT_LOOP_DELAY_MS: '1000',
