@@ -30,6 +30,7 @@ import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
+import { createMembershipReader, type MembershipResolver } from './modules/orgs/memberships.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,6 +38,8 @@ declare module 'fastify' {
     database: Database
     /** Users as authentication sees them; see modules/users/users.cache.ts. */
     userCache: UserCache
+    /** Callers' roles in orgs, asked on every org-scoped request; see modules/orgs/memberships.ts. */
+    memberships: MembershipResolver
   }
 }
 
@@ -87,6 +90,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
   const counterStore = await createCounterStore(config.redisUrl, logger, cluster.isWorker)
   const userCache = await createUserCache(database)
   app.decorate('userCache', userCache)
+  app.decorate('memberships', createMembershipReader(database.db))
   app.addHook('onClose', async () => {
     await counterStore.close()
     await userCache.close()
