@@ -35,6 +35,12 @@ function fieldConstraints(table: string, field: Field, scope: ScopeKind): string
 const uniqueSql = (table: string, field: Field, scope: ScopeKind) =>
   `CREATE UNIQUE INDEX ${constraintNames(table, tenantOf(scope)).uniqueKey(field.name)} ON ${table} (${tenantOf(scope)}, ${field.name});`
 
+/** `q` is ILIKE '%…%' on the :search fields: a trigram GIN index keeps it from scanning all of the tenant's rows. */
+const searchIndexSql = (table: string, field: Field) => [
+  'CREATE EXTENSION IF NOT EXISTS pg_trgm;',
+  `CREATE INDEX ${constraintNames(table).searchIndex(field.name)} ON ${table} USING gin (${field.name} gin_trgm_ops);`,
+]
+
 const indexSql = (table: string, column: string, scope: ScopeKind) =>
   `CREATE INDEX ${constraintNames(table, tenantOf(scope)).listIndex(column)} ON ${table} (${tenantOf(scope)}, ${column}, id);`
 
@@ -73,6 +79,7 @@ export function renderCreateMigration(table: string, fields: readonly Field[], s
       ...(scope === 'org' ? [`CREATE INDEX ${names.creatorIndex} ON ${table} (created_by);`] : []),
       ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f, scope)),
       ...listIndexColumns(fields).map((column) => indexSql(table, column, scope)),
+      ...[...new Set(fields.filter((f) => f.search).flatMap((f) => searchIndexSql(table, f)))],
       '',
     ].join('\n'),
     undo: `DROP TABLE ${table};\n`,
@@ -91,6 +98,7 @@ export function renderAddFieldsMigration(table: string, fields: readonly Field[]
     // A default only the inserts apply (see FieldType.databaseDefault) filled the existing rows; the column keeps none.
     ...(field.default !== undefined && !fieldType(field).databaseDefault ? [`ALTER TABLE ${table} ALTER COLUMN ${field.name} DROP DEFAULT;`] : []),
     ...(field.sort || field.ref ? [indexSql(table, field.name, scope)] : []),
+    ...(field.search ? searchIndexSql(table, field) : []),
   ])
   return {
     do: [`-- ${table}: fields added by npm run new:field.`, ...statements, ''].join('\n'),
