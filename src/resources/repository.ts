@@ -5,7 +5,8 @@ import { isForeignKeyViolation } from '../db/errors.js'
 import { ForbiddenError, UnauthorizedError } from '../shared/errors.js'
 import { createPagedLists } from '../shared/listing.js'
 import type { Page } from '../shared/schemas.js'
-import { orgNotFound, type Caller } from './scope.js'
+import { orgNotFound } from '../modules/orgs/org-access.js'
+import type { Caller } from './scope.js'
 
 /** A list filter: the condition on a bound value, and how a query value becomes that value (e.g. a LIKE pattern). */
 export interface ListFilter {

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { isAtLeast, isRole, type Role } from '../modules/orgs/roles.js'
-import { ForbiddenError, NotFoundError } from '../shared/errors.js'
+import { orgNotFound } from '../modules/orgs/org-access.js'
+import { ForbiddenError } from '../shared/errors.js'
 import { GrammarError } from './grammar.js'
 
 export type Operation = 'read' | 'create' | 'update' | 'delete'
@@ -54,9 +55,6 @@ const userScope: Scope = {
   callerOf: async (request) => ({ tenantId: request.user.id, userId: request.user.id }),
   whose: 'your',
 }
-
-/** The one answer for an org the caller is not a member of, and for one that does not exist (no existence leak). */
-export const orgNotFound = () => new NotFoundError('Organization not found')
 
 function orgScope(name: string, access: Access): Scope {
   return {

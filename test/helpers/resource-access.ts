@@ -33,7 +33,7 @@ export function describeOrgAccess(resource: Resource, app: () => TestApp, helper
   const base = (orgId: number) => `/api/v1/orgs/${orgId}/${name}`
   const setUp = async () => {
     const owner = await createUser(app().app)
-    const orgId = await createOrg(app().app, owner)
+    const orgId = (await createOrg(app().app, owner)).id
     const actor = { ...owner, orgId }
     const created = await send(owner, 'POST', base(orgId), await helpers.validBody(actor))
     expect(created.statusCode, created.body).toBe(201)
@@ -63,7 +63,7 @@ export function describeOrgAccess(resource: Resource, app: () => TestApp, helper
     it.each(ROLES)('%s: gets what the access rules give its role, and 403 with nothing changed for the rest', async (role) => {
       const { owner, orgId, row } = await setUp()
       const user = await createUser(app().app)
-      await addMember(app().app, orgId, user, role)
+      await addMember(app().app.database, orgId, user.id, role)
       const expectAllowed = (res: LightMyRequestResponse, operation: Operation, status: number, isCreator = false) => {
         if (allows(access[operation], role, isCreator)) expect(res.statusCode, `${role} ${operation}: ${res.body}`).toBe(status)
         else expectProblem(res, 403)
@@ -89,7 +89,7 @@ export function describeOrgAccess(resource: Resource, app: () => TestApp, helper
     it('rows stay when their creator\'s account is deleted, with created_by null', async () => {
       const { owner, orgId } = await setUp()
       const user = await createUser(app().app)
-      await addMember(app().app, orgId, user, 'admin')
+      await addMember(app().app.database, orgId, user.id, 'admin')
       const res = await send(user, 'POST', base(orgId), await helpers.validBody(owner))
       expect(res.statusCode, res.body).toBe(201)
       expect((await send(user, 'DELETE', '/api/v1/users/me')).statusCode).toBe(204)

@@ -75,7 +75,7 @@ export function describeResource(resource: Resource, options: { build?: () => Pr
   /** A caller with a tenant of its own: a user, and for org resources an org it owns. */
   const newActor = async (): Promise<Actor> => {
     const user = await createUser(t.app)
-    return isOrg ? { ...user, orgId: await createOrg(t.app, user) } : user
+    return isOrg ? { ...user, orgId: (await createOrg(t.app, user)).id } : user
   }
   /** The collection URL of `target` in the actor's tenant. */
   const base = (actor: Actor, target: Resource = resource) => `/api/v1${actor.orgId === undefined ? '' : `/orgs/${actor.orgId}`}/${target.name}`
