@@ -4,11 +4,16 @@ import { NotFoundError, ValidationError } from '../shared/errors.js'
 import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../shared/schemas.js'
 import { JSON_MAX_BYTES } from './field-types.js'
 import type { Resource, Row } from './define.js'
+import { createPageAnswers } from './pages.js'
 
 type Body = Record<string, unknown>
 type Request = FastifyRequest<{ Body: Body; Params: Record<string, number>; Querystring: Body }>
 
 const errors = (...statuses: number[]) => problemResponses(...AUTHENTICATED_ERRORS, ...statuses)
+/** A list's 200 with its `Link` header. */
+const pageAnswer = (page: TSchema) => ({
+  ...page, headers: { Link: { type: 'string', description: 'The next page: `<url with cursor=next_cursor>; rel="next"`; absent on the last page' } },
+})
 
 /** json fields are capped once serialised: a schema cannot say how many bytes an object takes. */
 function assertJsonSizes(resource: Resource, body: Body): void {
@@ -52,7 +57,9 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     return reply.code(201).header('location', `/api/v1/${name}/${row.id}`).send(row)
   }
   const listDescription = `Your ${name} only, a page at a time (\`skip\`, \`limit\`), with exact-match filters and \`q\` where the `
-    + 'resource offers them, ordered by `sort` (ties broken by id). `total` counts every match.'
+    + 'resource offers them, ordered by `sort` (ties broken by id). `total` counts every match. With `cursor` (empty for '
+    + 'the first page, then `next_cursor`), keyset pages: no count, and no row skipped or repeated while rows are added or removed.'
+  const answerPage = createPageAnswers(app.config.secretKey, name)
 
   app.post(`/${name}`, {
     schema: {
@@ -65,9 +72,9 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
   app.get(`/${name}`, {
     schema: {
       tags, operationId: `list${plural}`, summary: `List your ${name}`, description: listDescription,
-      querystring: schemas.listQuery, response: { 200: schemas.page, ...errors() },
+      querystring: schemas.listQuery, response: { 200: pageAnswer(schemas.page), ...errors() },
     },
-  }, async (request) => repo.listForOwner(request.user.id, (request as Request).query as never))
+  }, async (request, reply) => answerPage(request.url, reply, (request as Request).query as never, (query) => repo.listForOwner(request.user.id, query as never)))
 
   app.get(`/${name}/:id`, {
     schema: {
@@ -103,7 +110,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     return reply.code(204).send(null)
   })
 
-  if (resource.parent) await buildNestedRoutes(app, resource, { create, listDescription, created, plural })
+  if (resource.parent) await buildNestedRoutes(app, resource, { create, listDescription, created, plural, answerPage })
 }
 
 interface Shared {
@@ -111,6 +118,7 @@ interface Shared {
   listDescription: string
   created: Record<number, TSchema>
   plural: string
+  answerPage: ReturnType<typeof createPageAnswers>
 }
 
 /** `GET/POST /api/v1/<parent>/{<parent>_id}/<name>`: 404 unless the parent is the caller's. */
@@ -142,11 +150,12 @@ async function buildNestedRoutes(app: FastifyInstance, resource: Resource, share
     schema: {
       tags, operationId: `list${shared.plural}In${parent.title}`, summary: `List the ${name} of one of your ${parent.name}`,
       description: `${shared.listDescription} 404 when that ${parent.singular} is not yours.`,
-      params, querystring: schemas.nestedListQuery, response: { 200: schemas.page, ...errors(404) },
+      params, querystring: schemas.nestedListQuery, response: { 200: pageAnswer(schemas.page), ...errors(404) },
     },
-  }, async (raw) => {
+  }, async (raw, reply) => {
     const request = raw as Request
     await assertParent(request)
-    return repo.listForOwner(request.user.id, { ...request.query, [field]: request.params[field] } as never)
+    const query = { ...request.query, [field]: request.params[field] } as never
+    return shared.answerPage(request.url, reply, query, (q) => repo.listForOwner(request.user.id, q as never))
   })
 }

@@ -139,7 +139,7 @@ export function describeResource(resource: Resource, options: { build?: () => Pr
       const user = await createUser(t.app)
       const rows = [await createRow(user), await createRow(user), await createRow(user)]
       await createRow(await createUser(t.app))
-      expect(await list(user, '?skip=1&limit=1')).toEqual({ items: [rows[1]], total: 3, page: 2, size: 1 })
+      expect(await list(user, '?skip=1&limit=1')).toEqual({ items: [rows[1]], total: 3, page: 2, size: 1, next_cursor: expect.any(String) })
       expect((await list(user, '?sort=-id')).items.map((r) => r.id)).toEqual(rows.map((r) => r.id).reverse())
       const sorts = ['id', 'created_at', ...fields.filter((f) => f.sort).map((f) => f.name)]
       for (const sort of sorts.flatMap((s) => [s, `-${s}`])) {
@@ -280,7 +280,7 @@ export function describeResource(resource: Resource, options: { build?: () => Pr
         const row = expectOk(res, 201)
         expect(row[field]).toBe(here.id)
         expect(res.headers.location).toBe(`/api/v1/${name}/${row.id}`)
-        expect(expectOk(await send(user, 'GET', nested(here.id)), 200)).toEqual({ items: [row], total: 1, page: 1, size: 100 })
+        expect(expectOk(await send(user, 'GET', nested(here.id)), 200)).toEqual({ items: [row], total: 1, page: 1, size: 100, next_cursor: null })
         expectProblem(await send(user, 'POST', nested(here.id), { ...body, [field]: here.id }), 422)
       })
 
