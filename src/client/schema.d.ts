@@ -264,7 +264,7 @@ export interface paths {
         post?: never;
         /**
          * Delete your account
-         * @description Your items go with it and your tokens stop working. The last active superuser cannot delete itself (409).
+         * @description Your items go with it and your tokens stop working. The last active superuser cannot delete itself (409). The last owner of an organization with other members cannot either (409 naming it); organizations you are the only member of go with you.
          */
         delete: operations["deleteMe"];
         options?: never;
@@ -312,7 +312,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a user
-         * @description Superusers only. Their items go with them. The last active superuser cannot be deleted (409).
+         * @description Superusers only. Their items go with them, and so do the organizations they are the only member of. The last active superuser, or the last owner of an organization with other members, cannot be deleted (409).
          */
         delete: operations["deleteUser"];
         options?: never;
