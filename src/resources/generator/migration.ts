@@ -31,6 +31,12 @@ function fieldConstraints(table: string, field: Field): string[] {
 const uniqueSql = (table: string, field: Field) =>
   `CREATE UNIQUE INDEX ${constraintNames(table).uniqueKey(field.name)} ON ${table} (owner_id, ${field.name});`
 
+/** `q` is ILIKE '%…%' on the :search fields: a trigram GIN index keeps it from scanning all of the owner's rows. */
+const searchIndexSql = (table: string, field: Field) => [
+  'CREATE EXTENSION IF NOT EXISTS pg_trgm;',
+  `CREATE INDEX ${constraintNames(table).searchIndex(field.name)} ON ${table} USING gin (${field.name} gin_trgm_ops);`,
+]
+
 const indexSql = (table: string, column: string) =>
   `CREATE INDEX ${constraintNames(table).listIndex(column)} ON ${table} (owner_id, ${column}, id);`
 
@@ -56,6 +62,7 @@ export function renderCreateMigration(table: string, fields: readonly Field[]): 
       `CREATE INDEX ${names.ownerIndex} ON ${table} (owner_id, id);`,
       ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f)),
       ...listIndexColumns(fields).map((column) => indexSql(table, column)),
+      ...[...new Set(fields.filter((f) => f.search).flatMap((f) => searchIndexSql(table, f)))],
       '',
     ].join('\n'),
     undo: `DROP TABLE ${table};\n`,
@@ -74,6 +81,7 @@ export function renderAddFieldsMigration(table: string, fields: readonly Field[]
     // A default only the inserts apply (see FieldType.databaseDefault) filled the existing rows; the column keeps none.
     ...(field.default !== undefined && !fieldType(field).databaseDefault ? [`ALTER TABLE ${table} ALTER COLUMN ${field.name} DROP DEFAULT;`] : []),
     ...(field.sort || field.ref ? [indexSql(table, field.name)] : []),
+    ...(field.search ? searchIndexSql(table, field) : []),
   ])
   return {
     do: [`-- ${table}: fields added by npm run new:field.`, ...statements, ''].join('\n'),
