@@ -174,3 +174,41 @@ describe.runIf(serverUrl)('reads on a replica (DATABASE_REPLICA_URL), read-your-
     }
   })
 })
+
+describe.runIf(serverUrl)('reads while the primary is away, a replica answering', () => {
+  let fresh: Awaited<ReturnType<typeof createTestDatabase>>
+  let database: Database
+  let app: FastifyInstance
+
+  beforeAll(async () => {
+    fresh = await createTestDatabase()
+    const replica = new URL(fresh.url!)
+    replica.searchParams.set('application_name', 'replica')
+    // Nothing listens on port 9: the primary refuses every connection.
+    const primary = new URL(fresh.url!)
+    primary.port = '9'
+    database = await createDatabase({ databaseUrl: primary.toString(), replicaUrl: replica.toString() })
+    app = await buildApp({ config: testConfig({ DATABASE_URL: primary.toString(), DATABASE_REPLICA_URL: replica.toString() }), database, logger: pino({ level: 'silent' }) })
+    const servedBy = async () => {
+      const result = await database.db.execute(sql`select current_setting('application_name') as by`)
+      return (result as unknown as { rows: { by: string }[] }).rows[0]!.by
+    }
+    // Its hook queries where authentication does (before preHandler): the primary first.
+    let atAuthentication = ''
+    app.get('/test/before-authentication', { onRequest: async () => { atAuthentication = await servedBy() } }, async () => ({ by: atAuthentication }))
+    app.post('/test/write', async () => ({ by: await servedBy() }))
+    await app.ready()
+  })
+  afterAll(async () => {
+    await app.close()
+    await database.close()
+    await fresh.drop()
+  })
+
+  it('a read the primary refuses is served by the replica; a write answers 503; readiness holds on the replica', async () => {
+    const read = await app.inject({ url: '/test/before-authentication' })
+    expect(read.json()).toEqual({ by: 'replica' })
+    expectProblem(await app.inject({ method: 'POST', url: '/test/write' }), 503)
+    expect((await app.inject('/readyz')).statusCode).toBe(200)
+  })
+})

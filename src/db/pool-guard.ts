@@ -4,7 +4,8 @@ import { isDatabaseUnavailable } from './errors.js'
 const READ_TIMEOUT = 'Query read timeout'
 
 /**
- * Keeps connections that must not serve another request out of the pool: a query that hit `query_timeout`, or
+ * Keeps connections that must not serve another request out of the pool, and a connection dying while checked
+ * out from crashing the process: a query that hit `query_timeout`, or
  * one that failed for a connection-class reason (dropped, read-only standby, server shutting down: see
  * errors.ts). `pool.query` already discards a client on any error; this covers checked-out clients
  * (transactions), whose release() is called without the error.
@@ -18,6 +19,9 @@ const READ_TIMEOUT = 'Query read timeout'
 export function discardBrokenClients(pool: pg.Pool): void {
   const broken = new WeakSet<pg.PoolClient>()
   pool.on('connect', (client) => {
+    // The pool listens for 'error' only while a client is idle. A checked-out one (a transaction between two
+    // statements) whose server dies emits 'error' with nobody listening: an uncaught exception, the process gone.
+    client.on('error', () => broken.add(client))
     const query = client.query.bind(client) as (...args: unknown[]) => unknown
     client.query = ((...args: unknown[]) => {
       const result = query(...args)

@@ -31,8 +31,11 @@ type Result = pg.QueryResult
  * is remembered per connection, because behind a load balancer each connection may reach a different replica,
  * and it only grows on the server that connection reaches: a connection already known to be past the caller's
  * position is used without asking, otherwise one `pg_last_wal_replay_lsn()` on that very connection decides.
- * A read that fails for a connection-class reason (errors.ts) changed nothing, so it is tried once more on a
- * connection opened for it: after a failover the pool's other idle connections may be as dead as the first.
+ * A read that fails for a connection-class reason (errors.ts) changed nothing, so it is tried once more, on a
+ * connection opened for it (after a failover the pool's other idle connections may be as dead as the first), on
+ * the other server: a failed replica read on the primary, a failed primary read on the replica. The latter keeps
+ * authentication (which reads the primary, for revocation) working while there is no primary: no revocation can
+ * be committed then, and those committed before are on the synchronous standby (docs/deploy.md).
  */
 export class RoutingPool {
   private readonly replayed = new WeakMap<pg.PoolClient, number>()
@@ -52,11 +55,14 @@ export class RoutingPool {
       if (context) context.usedPrimary = true
       return this.run(primary, config, values)
     }
+    const onReplica = context.replica && replica !== undefined
     try {
-      return context.replica && replica ? await this.readOnReplica(context, replica, config, values) : await this.run(primary, config, values)
+      return onReplica ? await this.readOnReplica(context, replica, config, values) : await this.run(primary, config, values)
     } catch (err) {
       if (!isRetryableRead(err)) throw err
-      return this.once(primary, config, values)
+      // The other server: the primary is always current; a replica keeps reads going while the primary is away.
+      const other = onReplica || !replica ? primary : replica
+      return this.once(other, other === replica ? context.minLsn : 0, config, values, err)
     }
   }
 
@@ -110,17 +116,21 @@ export class RoutingPool {
     return replayed >= position
   }
 
-  /** The retry of a read: on the primary, which is always current, over a connection of its own. */
-  private async once(target: RouteTarget, config: unknown, values: unknown): Promise<Result> {
+  /**
+   * The retry of a read, over a connection opened for it. On a replica only if it has replayed `minLsn`;
+   * otherwise the first failure stands (503), as a read older than the caller's own write must not be served.
+   */
+  private async once(target: RouteTarget, minLsn: number, config: unknown, values: unknown, first: unknown): Promise<Result> {
     const client = new this.options.pg.Client(target.config)
     client.on('error', () => undefined) // the query's own rejection reports it
     try {
       await client.connect()
+      if (minLsn > 0 && !(await this.hasReplayed(client as pg.PoolClient, minLsn))) throw first
       const result = await client.query((this.options.unnamed ? withoutName(config) : config) as pg.QueryConfig, values as unknown[])
       target.log.succeeded()
       return result
     } catch (err) {
-      if (isDatabaseUnavailable(err)) target.log.failed(err)
+      if (err !== first && isDatabaseUnavailable(err)) target.log.failed(err)
       throw err
     } finally {
       client.end().catch(() => undefined)
