@@ -5,5 +5,6 @@ export { users } from '../modules/users/users.table.js'
 export { refreshTokens } from '../modules/auth/refresh-tokens.table.js'
 export { emailTokens } from '../modules/account-email/email-tokens.table.js'
 export { orgs, memberships } from '../modules/orgs/orgs.table.js'
+export { invitations } from '../modules/orgs/invitations.table.js'
 export { mailOutbox } from '../modules/mail/mail-outbox.table.js'
 export const items = itemsResource.table

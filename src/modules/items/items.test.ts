@@ -170,7 +170,7 @@ describe('GET /api/v1/items', () => {
     const page = res.json()
     expect(page).toMatchObject({ total: 5, page: 2, size: 2 })
     expect(page.items.map((i: { name: string }) => i.name)).toEqual(['n2', 'n3'])
-    expect((await list(owner, '?skip=10&limit=3')).json()).toEqual({ items: [], total: 5, page: 4, size: 3 })
+    expect((await list(owner, '?skip=10&limit=3')).json()).toEqual({ items: [], total: 5, page: 4, size: 3, next_cursor: null })
     expect((await list(other)).json().total).toBe(1)
   })
 
@@ -215,6 +215,6 @@ describe('items repository', () => {
   it('an insert for an owner deleted after authentication is a 401, not a 500', async () => {
     const user = await createUser(t.app)
     expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/users/me', headers: user.headers })).statusCode).toBe(204)
-    await expect(items.repository(t.app.database.db).insert(user.id, { name: 'orphan' })).rejects.toMatchObject({ status: 401 })
+    await expect(items.repository(t.app.database.db).insert({ tenantId: user.id, userId: user.id }, { name: 'orphan' })).rejects.toMatchObject({ status: 401 })
   })
 })
