@@ -26,6 +26,8 @@ import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { mailPlugin } from './modules/mail/mail.plugin.js'
+import { eventsPlugin } from './modules/events/events.plugin.js'
+import { eventsRoutes } from './modules/events/events.routes.js'
 import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
@@ -112,6 +114,8 @@ export async function buildApp({ config, database, logger, clock, resources = []
   await app.register(routeContractPlugin)
   await app.register(openapiPlugin)
   await app.register(mailPlugin)
+  const allResources = [items, ...resources]
+  await app.register(eventsPlugin, { resources: allResources })
 
   await app.register(healthRoutes)
   await app.register(async (api) => {
@@ -121,6 +125,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await api.register(usersRoutes, { prefix: '/users', counterStore })
     await api.register(items.routes)
     for (const resource of resources) await api.register(resource.routes)
+    await api.register(eventsRoutes, { resourceNames: allResources.map((r) => r.name) })
   }, { prefix: '/api/v1' })
 
   return app

@@ -17,6 +17,8 @@ export interface TestApp {
   app: FastifyInstance
   config: Config
   database: Database
+  /** The test database's URL on TEST_DATABASE_URL's server; undefined on the embedded engine. */
+  url: string | undefined
   close(): Promise<void>
 }
 
@@ -44,7 +46,7 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     LOGIN_RATE_LIMIT_PER_MINUTE: '100000',
     ...env,
   })
-  const { database, drop } = await createTestDatabase()
+  const { database, url, drop } = await createTestDatabase()
   await createMigrator(database, options.migrationsDir).migrate()
   const app = await buildApp({ config, database, logger: options.logger ?? pino({ level: config.logLevel }), clock: options.clock, resources: options.resources })
   const flushResponses = recordResponses(app, inject('responseLog'))
@@ -54,6 +56,7 @@ export async function buildTestApp(env: Record<string, string> = {}, options: Te
     app,
     config,
     database,
+    url,
     async close() {
       flushResponses()
       await app.close()

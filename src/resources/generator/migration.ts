@@ -1,3 +1,4 @@
+import { eventTriggerSql } from '../../modules/events/events.trigger.js'
 import { fieldType, type Field } from '../field-types.js'
 import { constraintNames, enumCheckSql, listIndexColumns } from '../table.js'
 
@@ -56,6 +57,8 @@ export function renderCreateMigration(table: string, fields: readonly Field[]): 
       `CREATE INDEX ${names.ownerIndex} ON ${table} (owner_id, id);`,
       ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f)),
       ...listIndexColumns(fields).map((column) => indexSql(table, column)),
+      // Events (SPEC §11, docs/events.md): each change of a row is logged in its own transaction.
+      eventTriggerSql(table),
       '',
     ].join('\n'),
     undo: `DROP TABLE ${table};\n`,
