@@ -9,7 +9,7 @@ import openapiTS, { astToString, type OpenAPI3 } from 'openapi-typescript'
 import pino from 'pino'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { createDatabase, type Database } from '../src/db/client.js'
+import { createDatabase, pgliteExtensions, type Database } from '../src/db/client.js'
 import { createMigrator } from '../src/db/migrator.js'
 
 export const repoRoot = fileURLToPath(new URL('..', import.meta.url))
@@ -27,7 +27,7 @@ export async function buildOpenApiDocument(migrated?: Database): Promise<Record<
     SECRET_KEY: 'openapi-document-only-never-signs-anything-0123456789',
     LOG_LEVEL: 'silent',
   })
-  const database = migrated ?? await createDatabase({ pglite: await PGlite.create() })
+  const database = migrated ?? await createDatabase({ pglite: await PGlite.create({ extensions: await pgliteExtensions() }) })
   try {
     if (!migrated) await createMigrator(database).migrate()
     const app = await buildApp({ config, database, logger: pino({ level: 'silent' }) })

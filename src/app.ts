@@ -32,7 +32,8 @@ import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
 import { usersRoutes } from './modules/users/users.routes.js'
-import { createMembershipReader, type MembershipResolver } from './modules/orgs/memberships.js'
+import { createMembershipCache, type MembershipCache } from './modules/orgs/memberships.cache.js'
+import { orgsRoutes } from './modules/orgs/orgs.routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,8 +41,8 @@ declare module 'fastify' {
     database: Database
     /** Users as authentication sees them; see modules/users/users.cache.ts. */
     userCache: UserCache
-    /** Callers' roles in orgs, asked on every org-scoped request; see modules/orgs/memberships.ts. */
-    memberships: MembershipResolver
+    /** Callers' roles in orgs, asked on every org-scoped request (cached); see modules/orgs/memberships.cache.ts. */
+    memberships: MembershipCache
   }
 }
 
@@ -92,10 +93,12 @@ export async function buildApp({ config, database, logger, clock, resources = []
   const counterStore = await createCounterStore(config.redisUrl, logger, cluster.isWorker)
   const userCache = await createUserCache(database)
   app.decorate('userCache', userCache)
-  app.decorate('memberships', createMembershipReader(database.db))
+  const memberships = await createMembershipCache(database)
+  app.decorate('memberships', memberships)
   app.addHook('onClose', async () => {
     await counterStore.close()
     await userCache.close()
+    await memberships.close()
   })
 
   if (config.metrics) {
@@ -123,6 +126,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await api.register(accountEmailRoutes, { counterStore, clock })
     await api.register(authRoutes, { prefix: '/auth', counterStore })
     await api.register(usersRoutes, { prefix: '/users', counterStore })
+    await api.register(orgsRoutes, { cache: memberships, clock })
     await api.register(items.routes)
     for (const resource of resources) await api.register(resource.routes)
     await api.register(eventsRoutes, { resourceNames: allResources.map((r) => r.name) })

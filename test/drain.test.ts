@@ -9,6 +9,7 @@ import { createTestDatabase, serverUrl } from './helpers/database.js'
 import { expectProblem } from './helpers/http.js'
 import { keepAliveLoad, type Outcome } from './helpers/keep-alive-load.js'
 import { freePort, killKeel, startKeel, waitReady } from './helpers/process.js'
+import { pgliteExtensions } from '../src/db/client.js'
 
 const DRAIN_SECONDS = 2
 const CLIENTS = 8
@@ -28,7 +29,7 @@ async function storedItemNames(target: { url?: string; dataDir?: string }): Prom
       await client.end()
     }
   }
-  const db = await PGlite.create(join(target.dataDir!, 'pgdata'))
+  const db = await PGlite.create(join(target.dataDir!, 'pgdata'), { extensions: await pgliteExtensions() })
   try {
     return new Set((await db.query<{ name: string }>(sql)).rows.map((r) => r.name))
   } finally {

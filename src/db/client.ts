@@ -125,7 +125,7 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
     // PGlite does not lock its directory; two processes on one directory can lose committed writes.
     releaseLock = await acquireDataDirLock(dataDir)
     try {
-      client = await PGlite.create(join(dataDir, 'pgdata'))
+      client = await PGlite.create(join(dataDir, 'pgdata'), { extensions: await pgliteExtensions() })
     } catch (err) {
       await releaseLock()
       throw err
@@ -156,6 +156,15 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
       await releaseLock?.()
     }),
   }
+}
+
+/**
+ * The extensions the migrations create (`pg_trgm` backs `q`, SPEC §9). PGlite loads an extension's code only when
+ * it is passed here at creation, so every PGlite that runs Keel's schema must be created with these.
+ */
+export async function pgliteExtensions() {
+  const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm')
+  return { pg_trgm }
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

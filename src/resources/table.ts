@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import {
   check, foreignKey, index, integer, pgTable, timestamp, unique, uniqueIndex,
-  type PgColumn, type PgColumnBuilderBase, type PgTableWithColumns,
+  type ExtraConfigColumn, type PgColumn, type PgColumnBuilderBase, type PgTableWithColumns,
 } from 'drizzle-orm/pg-core'
 import { users } from '../modules/users/users.table.js'
 import { fieldType, type Field } from './field-types.js'
@@ -26,6 +26,7 @@ export const constraintNames = (table: string) => ({
   uniqueKey: (column: string) => `${table}_owner_id_${column}_key`,
   refFk: (column: string) => `${table}_${column}_fk`,
   enumCheck: (column: string) => `${table}_${column}_check`,
+  searchIndex: (column: string) => `${table}_${column}_trgm_idx`,
 })
 
 /**
@@ -69,6 +70,8 @@ export function buildTable(name: string, fields: readonly Field[], refs: Record<
       index(names.ownerIndex).on(t.owner_id!, t.id!),
       ...listIndexColumns(fields).map((column) => index(names.listIndex(column)).on(t.owner_id!, t[column]!, t.id!)),
       ...fields.filter((f) => f.unique).map((f) => uniqueIndex(names.uniqueKey(f.name)).on(t.owner_id!, t[f.name]!)),
+      // `q` (ILIKE '%…%') on each :search field is served by a pg_trgm GIN index (SPEC §9).
+      ...fields.filter((f) => f.search).map((f) => index(names.searchIndex(f.name)).using('gin', (t[f.name] as unknown as ExtraConfigColumn).op('gin_trgm_ops'))),
       ...fields.filter((f) => f.type === 'enum').map((f) => check(names.enumCheck(f.name), sql.raw(enumCheckSql(f)))),
     ]
     for (const field of fields.filter((f) => f.ref)) {

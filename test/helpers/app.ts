@@ -17,7 +17,7 @@ export interface TestApp {
   app: FastifyInstance
   config: Config
   database: Database
-  /** The test database's URL on TEST_DATABASE_URL's server; undefined on the embedded engine. */
+  /** The database's URL on TEST_DATABASE_URL's server; undefined on the embedded engine. */
   url: string | undefined
   close(): Promise<void>
 }

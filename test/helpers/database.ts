@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { inject } from 'vitest'
-import { createDatabase, type Database } from '../../src/db/client.js'
+import { createDatabase, pgliteExtensions, type Database } from '../../src/db/client.js'
 
 export const serverUrl = process.env.TEST_DATABASE_URL
 
@@ -14,7 +14,7 @@ export const serverUrl = process.env.TEST_DATABASE_URL
 export async function createTestDatabase(): Promise<{ database: Database; url: string | undefined; drop(): Promise<void> }> {
   if (!serverUrl) {
     const template = new Blob([readFileSync(inject('pgliteTemplate'))])
-    const database = await createDatabase({ pglite: await PGlite.create({ loadDataDir: template }) })
+    const database = await createDatabase({ pglite: await PGlite.create({ loadDataDir: template, extensions: await pgliteExtensions() }) })
     return { database, url: undefined, drop: async () => database.close() }
   }
   const admin = async (statement: string) => {

@@ -74,7 +74,7 @@ describe('delivery under concurrency', () => {
 describe('org events', () => {
   it('reach members whose role may read them, not others, and stop at once when a member is removed', async () => {
     const [member, outsider] = [await createUser(t.app), await createUser(t.app)]
-    const [{ id: orgId }] = await exec<{ id: number }>(sql`insert into orgs (name, slug) values ('Acme', ${`acme-${member.id}`}) returning id`)
+    const orgId = (await exec<{ id: number }>(sql`insert into orgs (name, slug) values ('Acme', ${`acme-${member.id}`}) returning id`))[0]!.id
     await exec(sql`insert into memberships (org_id, user_id, role) values (${orgId}, ${member.id}, 'viewer')`)
     const [m, o] = [await stream(member), await stream(outsider)]
     const orgEvent = async (rowId: number) => {

@@ -32,6 +32,12 @@ function fieldConstraints(table: string, field: Field): string[] {
 const uniqueSql = (table: string, field: Field) =>
   `CREATE UNIQUE INDEX ${constraintNames(table).uniqueKey(field.name)} ON ${table} (owner_id, ${field.name});`
 
+/** `q` is ILIKE '%…%' on the :search fields: a trigram GIN index keeps it from scanning all of the owner's rows. */
+const searchIndexSql = (table: string, field: Field) => [
+  'CREATE EXTENSION IF NOT EXISTS pg_trgm;',
+  `CREATE INDEX ${constraintNames(table).searchIndex(field.name)} ON ${table} USING gin (${field.name} gin_trgm_ops);`,
+]
+
 const indexSql = (table: string, column: string) =>
   `CREATE INDEX ${constraintNames(table).listIndex(column)} ON ${table} (owner_id, ${column}, id);`
 
@@ -57,6 +63,7 @@ export function renderCreateMigration(table: string, fields: readonly Field[]): 
       `CREATE INDEX ${names.ownerIndex} ON ${table} (owner_id, id);`,
       ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f)),
       ...listIndexColumns(fields).map((column) => indexSql(table, column)),
+      ...[...new Set(fields.filter((f) => f.search).flatMap((f) => searchIndexSql(table, f)))],
       // Events (SPEC §11, docs/events.md): each change of a row is logged in its own transaction.
       eventTriggerSql(table),
       '',
@@ -77,6 +84,7 @@ export function renderAddFieldsMigration(table: string, fields: readonly Field[]
     // A default only the inserts apply (see FieldType.databaseDefault) filled the existing rows; the column keeps none.
     ...(field.default !== undefined && !fieldType(field).databaseDefault ? [`ALTER TABLE ${table} ALTER COLUMN ${field.name} DROP DEFAULT;`] : []),
     ...(field.sort || field.ref ? [indexSql(table, field.name)] : []),
+    ...(field.search ? searchIndexSql(table, field) : []),
   ])
   return {
     do: [`-- ${table}: fields added by npm run new:field.`, ...statements, ''].join('\n'),

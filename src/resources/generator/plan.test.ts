@@ -101,6 +101,11 @@ describe('planNewFields', () => {
     expect(plan.writes[1]!.content).toBe('ALTER TABLE projects DROP COLUMN rank;\nALTER TABLE projects DROP COLUMN done;\n')
   })
 
+  it('gives a :search field its trigram index', () => {
+    const plan = planNewFields(repo(), { name: 'projects', fields: ['summary:text?:search'] })
+    expect(plan.writes[0]!.content).toContain('CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX projects_summary_trgm_idx ON projects USING gin (summary gin_trgm_ops);')
+  })
+
   it('fills existing rows of a datetime from its default, then keeps no column default', () => {
     const plan = planNewFields(repo(), { name: 'projects', fields: ['at:datetime=2026-01-01T00:00:00Z'] })
     expect(plan.writes[0]!.content).toContain("ADD COLUMN at timestamp with time zone NOT NULL DEFAULT '2026-01-01T00:00:00Z';\nALTER TABLE projects ALTER COLUMN at DROP DEFAULT;")

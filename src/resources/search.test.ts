@@ -1,0 +1,60 @@
+import { sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildTestApp, type TestApp } from '../../test/helpers/app.js'
+import { createUser, type TestUser } from '../../test/helpers/factories.js'
+import { likeContains } from '../shared/listing.js'
+
+let t: TestApp
+let user: TestUser
+const names = ['Apple pie', 'apple_tart', '100% apple', 'back\\slash', 'Banana', 'ab', 'XY', 'ÉCLAIR', 'pineapple']
+beforeAll(async () => {
+  t = await buildTestApp()
+  user = await createUser(t.app)
+  for (const name of names) {
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/items', headers: user.headers, payload: { name } })
+    expect(res.statusCode).toBe(201)
+  }
+})
+afterAll(async () => t.close())
+
+const rows = <T>(result: unknown) => (result as { rows: T[] }).rows
+
+/**
+ * What the trigram index answers for `term`, with every other access path turned off (so the plan must be a bitmap
+ * scan of items_name_trgm_idx): the same rows the API's ILIKE gives, including for terms too short for a trigram.
+ */
+async function throughIndex(term: string): Promise<{ names: string[]; plan: string }> {
+  return t.database.db.transaction(async (tx) => {
+    for (const setting of ['enable_seqscan', 'enable_indexscan', 'enable_indexonlyscan']) await tx.execute(sql.raw(`set local ${setting} = off`))
+    // Only this user's rows exist here: the owner condition is left out so no btree index can serve the query.
+    const where = sql`name ilike ${likeContains(term)}`
+    const plan = rows<Record<string, string>>(await tx.execute(sql`explain select name from items where ${where}`)).map((r) => Object.values(r)[0]).join('\n')
+    const found = rows<{ name: string }>(await tx.execute(sql`select name from items where ${where} order by name collate "C"`)).map((r) => r.name)
+    return { names: found, plan }
+  })
+}
+
+const viaApi = async (term: string) => {
+  const res = await t.app.inject({ url: `/api/v1/items?limit=100&q=${encodeURIComponent(term)}`, headers: user.headers })
+  expect(res.statusCode).toBe(200)
+  return (res.json().items as { name: string }[]).map((i) => i.name).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+describe('q through the pg_trgm index', () => {
+  it.each([
+    ['a', ['100% apple', 'Apple pie', 'Banana', 'ab', 'apple_tart', 'back\\slash', 'pineapple', 'ÉCLAIR']],
+    ['AP', ['100% apple', 'Apple pie', 'apple_tart', 'pineapple']],
+    ['apple', ['100% apple', 'Apple pie', 'apple_tart', 'pineapple']],
+    ['%', ['100% apple']],
+    ['_', ['apple_tart']],
+    ['\\', ['back\\slash']],
+    ['y', ['XY']],
+    ['clair', ['ÉCLAIR']],
+    ['zzz', []],
+  ])('%j: the index and the API give the same rows, short terms included', async (term, expected) => {
+    const { names: found, plan } = await throughIndex(term)
+    expect(plan).toContain('items_name_trgm_idx')
+    expect(found).toEqual(expected)
+    expect(await viaApi(term)).toEqual(expected)
+  })
+})
