@@ -28,6 +28,7 @@ import { healthRoutes } from './modules/health/health.routes.js'
 import { mailPlugin } from './modules/mail/mail.plugin.js'
 import { eventsPlugin } from './modules/events/events.plugin.js'
 import { eventsRoutes } from './modules/events/events.routes.js'
+import { createEventStats } from './modules/events/events.stats.js'
 import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
@@ -101,10 +102,11 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await memberships.close()
   })
 
+  const eventStats = createEventStats()
   if (config.metrics) {
     // Loaded only when on: with METRICS_PORT unset prom-client is never imported and requests pay nothing.
     const { metricsPlugin } = await import('./plugins/metrics/metrics.plugin.js')
-    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats })
+    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats, eventStats: () => eventStats })
   }
   await app.register(inFlightPlugin)
   await app.register(connectionClosePlugin)
@@ -118,7 +120,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
   await app.register(openapiPlugin)
   await app.register(mailPlugin)
   const allResources = [items, ...resources]
-  await app.register(eventsPlugin, { resources: allResources })
+  await app.register(eventsPlugin, { resources: allResources, stats: eventStats })
 
   await app.register(healthRoutes)
   await app.register(async (api) => {

@@ -4,7 +4,8 @@ import { isAtLeast, isRole } from '../orgs/roles.js'
 import { createHorizon, observe } from './events.horizon.js'
 import { createEventsRepository, PAGE_SIZE, type Grants } from './events.repository.js'
 import type { EventShaper, PublicEvent, StoredEvent } from './events.shape.js'
-import type { EventStream } from './events.stream.js'
+import type { EventStats } from './events.stats.js'
+import type { CloseReason, EventStream } from './events.stream.js'
 
 export interface HubOptions {
   database: Database
@@ -15,7 +16,7 @@ export interface HubOptions {
   heartbeatMs: number
   /** Idle polling while notifications are known to arrive (each one triggers a read at once). */
   pollMs?: number
-  onDelivered?(count: number): void
+  stats: EventStats
   /** Called with each new safe horizon (webhooks fan out up to it). */
   onHorizon?(horizon: number): void
 }
@@ -35,7 +36,7 @@ type Grant = Grants['users'] extends Map<number, infer G> ? G : never
  * Authorization is read from the database for each page, at delivery time.
  */
 export function createEventHub(options: HubOptions) {
-  const { database, logger, shape } = options
+  const { database, logger, shape, stats } = options
   const repo = createEventsRepository(database.db)
   const horizon = createHorizon()
   const streams = new Set<EventStream>()
@@ -78,7 +79,7 @@ export function createEventHub(options: HubOptions) {
         delivered++
       }
     }
-    if (delivered) options.onDelivered?.(delivered)
+    stats.delivered += delivered
   }
 
   /** Reads (position, upTo] a page at a time and delivers each page to the streams in step with the hub. */
@@ -112,9 +113,11 @@ export function createEventHub(options: HubOptions) {
   }
 
   async function round(): Promise<void> {
-    const seen = horizon.observe(await observe(database.db))
-    if (seen > position) await dispatch(seen)
-    if (seen > 0) options.onHorizon?.(seen)
+    const safe = horizon.observe(await observe(database.db))
+    if (safe > position) await dispatch(safe)
+    stats.position = position
+    stats.pending = Math.max(0, horizon.seen() - position)
+    if (safe > 0) options.onHorizon?.(safe)
   }
 
   function schedule(ms: number) {
@@ -173,6 +176,7 @@ export function createEventHub(options: HubOptions) {
     /** Registers an open stream; one resuming from an older id first replays the log. */
     add(stream: EventStream): void {
       streams.add(stream)
+      stats.openStreams = streams.size
       if (stream.position < position) {
         catchUp(stream).catch((err: unknown) => {
           logger.warn({ err }, 'event stream replay failed: closing it (the client resumes from its last id)')
@@ -180,8 +184,11 @@ export function createEventHub(options: HubOptions) {
         })
       }
     },
-    remove(stream: EventStream): void {
-      streams.delete(stream)
+    /** A stream ended (its onClose). */
+    remove(stream: EventStream, reason: CloseReason): void {
+      if (!streams.delete(stream)) return
+      stats.openStreams = streams.size
+      stats.closed[reason] = (stats.closed[reason] ?? 0) + 1
     },
 
     /** Ends every stream (clients reconnect elsewhere with Last-Event-ID) and stops reading. */

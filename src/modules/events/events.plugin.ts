@@ -5,6 +5,7 @@ import type { Resource } from '../../resources/define.js'
 import { createEventHub, type EventHub } from './events.hub.js'
 import { createEventsRepository } from './events.repository.js'
 import { createEventShaper, readRoleOf } from './events.shape.js'
+import type { EventStats } from './events.stats.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,8 +16,8 @@ declare module 'fastify' {
 
 export interface EventsPluginOptions {
   resources: readonly Resource[]
-  /** Counters for /metrics, when on. */
-  onDelivered?(count: number): void
+  /** Figures for /metrics. */
+  stats: EventStats
   onHorizon?(horizon: number): void
 }
 
@@ -37,7 +38,7 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
     shape: createEventShaper(options.resources),
     readRole: (resource) => readRoleOf(byName.get(resource)),
     heartbeatMs: HEARTBEAT_MS,
-    onDelivered: options.onDelivered,
+    stats: options.stats,
     onHorizon: options.onHorizon,
   })
   app.decorate('events', hub)

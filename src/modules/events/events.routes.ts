@@ -88,7 +88,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ resourceNames: readonly s
       position: resumeAt === undefined ? app.events.position() : Number(resumeAt),
       maxBufferBytes: MAX_BUFFER_BYTES,
       expiresAt: Date.now() + app.config.accessTokenTtlSeconds * 1_000,
-      onClose: (closed) => app.events.remove(closed),
+      onClose: (closed, reason) => app.events.remove(closed, reason),
     })
     const answer = stream.start()
     app.events.add(stream)

@@ -6,12 +6,13 @@ import { createDatabase } from '../../db/client.js'
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
 import { createUser, type TestUser } from '../../../test/helpers/factories.js'
 import { eventually, expectProblem } from '../../../test/helpers/http.js'
+import { parseMetrics } from '../../../test/helpers/metrics.js'
 import { listenOnce, openSse, type SseClient } from '../../../test/helpers/sse.js'
 
 let t: TestApp
 let base: string
 beforeAll(async () => {
-  t = await buildTestApp()
+  t = await buildTestApp({ METRICS_PORT: '18122' })
   base = await listenOnce(t.app)
 })
 afterAll(async () => t.close())
@@ -126,6 +127,28 @@ describe('POST /api/v1/events/tickets', () => {
     await eventually(async () => expect(names(client)).toEqual(['via ticket']))
     client.close()
     expectProblem(await t.app.inject({ method: 'GET', url: `/api/v1/events?ticket=${ticket}` }), 401)
+  })
+})
+
+describe('metrics', () => {
+  it('count events delivered, open streams and why streams ended', async () => {
+    const scrape = async () => parseMetrics(await t.app.metrics!.render())
+    // Streams of earlier tests whose clients hung up end when their sockets' close is seen.
+    await eventually(async () => expect((await scrape()).get('keel_event_streams_open')).toBe(0))
+    const before = await scrape()
+    const user = await createUser(t.app)
+    const client = await stream(user)
+    await createItem(user, 'counted')
+    await eventually(async () => expect(client.messages).toHaveLength(1))
+    const during = await scrape()
+    expect(during.get('keel_events_delivered_total')! - (before.get('keel_events_delivered_total') ?? 0)).toBe(1)
+    expect(during.get('keel_event_streams_open')).toBe(1)
+    expect(during.get('keel_events_log_position')).toBe(client.messages[0]!.data.id)
+    client.close()
+    await eventually(async () => expect((await scrape()).get('keel_event_streams_open')).toBe(0))
+    const after = await scrape()
+    expect(after.get('keel_event_streams_closed_total{reason="client"}')! - (before.get('keel_event_streams_closed_total{reason="client"}') ?? 0)).toBe(1)
+    expect(after.get('keel_webhook_attempts_total{outcome="failed"}')).toBe(0)
   })
 })
 
