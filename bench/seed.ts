@@ -105,7 +105,7 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
       const ids: number[] = []
       const itemsBar = progress(label, count)
       await inParallel(count, INSERT_CONCURRENCY, async (i) => {
-        const row = await repo.insert(owner.id, {
+        const row = await repo.insert({ tenantId: owner.id, userId: owner.id }, {
           name: `${COLOURS[i % COLOURS.length]} ${THINGS[i % THINGS.length]} ${i}`,
           description: i % 3 === 0 ? null : `Seeded item ${i} for the benchmark`,
           is_active: i % 5 !== 0,

@@ -5,6 +5,7 @@ export { users } from '../modules/users/users.table.js'
 export { refreshTokens } from '../modules/auth/refresh-tokens.table.js'
 export { emailTokens } from '../modules/account-email/email-tokens.table.js'
 export { orgs, memberships } from '../modules/orgs/orgs.table.js'
+export { invitations } from '../modules/orgs/invitations.table.js'
 export { mailOutbox } from '../modules/mail/mail-outbox.table.js'
 export const items = itemsResource.table
 export { events, eventTickets } from '../modules/events/events.table.js'

@@ -8,18 +8,22 @@ import { likeContains } from '../shared/listing.js'
 import type { Page } from '../shared/schemas.js'
 import { fieldType, type Field } from './field-types.js'
 import { GrammarError, assertName, parseFields, pascalCase, singularOf } from './grammar.js'
-import { constraintOf, createOwnedRepository, type ListFilter, type ListQuery, type ViolationMapper, type Writable } from './repository.js'
+import { constraintOf, createScopedRepository, type ListFilter, type ListQuery, type ViolationMapper, type Writable } from './repository.js'
 import { buildResourceRoutes } from './routes.js'
 import { buildSchemas } from './schemas.js'
+import { scopeOf, type AccessRule, type Caller, type Operation, type ScopeKind } from './scope.js'
 import { buildTable, constraintNames, type RefTarget } from './table.js'
 
-export type Row = Record<string, unknown> & { id: number; owner_id: number }
+export type Row = Record<string, unknown> & { id: number }
 type Body = Record<string, unknown>
 
-/** Rules a resource adds around the core's writes: return the (possibly changed) body, or throw an AppError. */
+/**
+ * Rules a resource adds around the core's writes: return the (possibly changed) body, or throw an AppError.
+ * `caller.tenantId` is the owner (user resources) or the org (org resources); `caller.userId` is who asks.
+ */
 export interface ResourceHooks {
-  beforeCreate?(ownerId: number, body: Body, db: Db): Body | Promise<Body>
-  beforeUpdate?(ownerId: number, id: number, changes: Body, db: Db): Body | Promise<Body>
+  beforeCreate?(caller: Caller, body: Body, db: Db): Body | Promise<Body>
+  beforeUpdate?(caller: Caller, id: number, changes: Body, db: Db): Body | Promise<Body>
 }
 
 /** One resource, as its `<name>.resource.ts` declares it. Everything else is derived by the core. */
@@ -30,6 +34,10 @@ export interface ResourceDeclaration {
   singular?: string
   /** Fields in the grammar of SPEC §5, e.g. `title:string:search:sort`. */
   fields: readonly string[]
+  /** `user` (the default: each row is its owner's alone) or `org` (rows an org's members share, by role; SPEC §8). */
+  scope?: ScopeKind
+  /** Org resources: the minimum role per operation, or `creator` for update and delete (defaults: see scope.ts). */
+  access?: Partial<Record<Operation, AccessRule>>
   /** The resources the `ref{…}` fields point at, by name. */
   refs?: Record<string, Resource>
   /** A referenced resource whose collection nests this one: `/api/v1/<parent>/{<parent_singular>_id}/<name>`. */
@@ -44,7 +52,7 @@ export interface ResourceDeclaration {
   ownerKey?: boolean
 }
 
-export type ResourceRepository = ReturnType<typeof createOwnedRepository<Row, Body, Body, ListQuery & Body>>
+export type ResourceRepository = ReturnType<typeof createScopedRepository<Row, Body, Body, ListQuery & Body>>
 
 export interface Resource extends RefTarget {
   singular: string
@@ -66,22 +74,26 @@ export function defineResource(declaration: ResourceDeclaration): Resource {
   assertName(name, 'resource')
   const singular = declaration.singular ?? singularOf(name)
   const fields = parseFields(declaration.fields)
+  const scope = scopeOf(name, declaration.scope, declaration.access)
   for (const field of fields.filter((f) => f.ref)) {
     const target = refs[field.ref!.resource]
     if (!target) throw new GrammarError(`field "${field.name}": ref{${field.ref!.resource}} is not a resource passed in refs`)
-    if (!target.hasOwnerKey) throw new GrammarError(`field "${field.name}": ${target.name} has no (owner_id, id) key to reference`)
+    if (target.scope.kind !== scope.kind) {
+      throw new GrammarError(`field "${field.name}": ${name} is a ${scope.kind} resource and ${target.name} a ${target.scope.kind} resource; a ref stays within one scope`)
+    }
+    if (!target.hasTenantKey) throw new GrammarError(`field "${field.name}": ${target.name} has no (${scope.tenantColumn}, id) key to reference`)
   }
   const parentField = declaration.parent === undefined ? undefined : fields.find((f) => f.ref?.resource === declaration.parent)
   if (declaration.parent !== undefined && !parentField) throw new GrammarError(`parent ${declaration.parent} needs a ref{${declaration.parent}} field`)
 
-  const hasOwnerKey = declaration.ownerKey ?? true
-  const table = buildTable(name, fields, refs, hasOwnerKey)
+  const hasTenantKey = declaration.ownerKey ?? true
+  const table = buildTable(name, fields, refs, hasTenantKey, scope)
   const title = pascalCase(singular)
   const schemas = buildSchemas({
-    title, singular, fields, table, examples: declaration.examples ?? {}, overrides: declaration.overrides ?? {}, parentField: parentField?.name,
+    title, singular, fields, table, scope, examples: declaration.examples ?? {}, overrides: declaration.overrides ?? {}, parentField: parentField?.name,
   })
   const resource: Resource = {
-    name, singular, title, fields, refs, table, schemas, hasOwnerKey, hooks: declaration.hooks ?? {},
+    name, singular, title, fields, refs, table, scope, schemas, hasTenantKey, hooks: declaration.hooks ?? {},
     parent: parentField ? { resource: refs[declaration.parent!]!, field: parentField.name } : undefined,
     repository: (db) => createResourceRepository(db, resource),
     routes: async (app) => buildResourceRoutes(app, resource),
@@ -104,28 +116,33 @@ function createResourceRepository(db: Db, resource: Resource): ResourceRepositor
     // `q` is a substring of any searchable field: %, _ and \ in it match literally.
     filters.q = { where: (value) => or(...schemas.search.map((f) => ilike(column(f.name), value))) as SQL, param: likeContains }
   }
-  return createOwnedRepository<Row, Body, Body, ListQuery & Body>(db, {
-    name, table, owner: column('owner_id'), id: column('id'), writable, sorts: schemas.sorts, filters,
-    violations: violationsOf(resource),
+  return createScopedRepository<Row, Body, Body, ListQuery & Body>(db, {
+    name, aSingular: aOrAn(resource.singular), table, tenant: column(resource.scope.tenantColumn),
+    creator: resource.scope.creatorColumn && column(resource.scope.creatorColumn),
+    id: column('id'), writable, sorts: schemas.sorts, filters, violations: violationsOf(resource),
   })
 }
 
 /** Constraint violations of a resource's own keys, as the answers SPEC §5 gives for them. */
-function violationsOf({ name, singular, fields }: Resource): ViolationMapper {
-  const names = constraintNames(name)
+function violationsOf({ name, singular, fields, scope }: Resource): ViolationMapper {
+  const names = constraintNames(name, scope.tenantColumn)
+  const who = scope.kind === 'org' ? 'The org already has' : 'You already have'
   return (err, statement) => {
     const constraint = constraintOf(err)
     if (isUniqueViolation(err)) {
       const field = fields.find((f) => names.uniqueKey(f.name) === constraint)
-      if (field) return new ConflictError(`You already have a ${singular} with this ${field.name}`)
+      if (field) return new ConflictError(`${who} ${aOrAn(singular)} with this ${field.name}`)
     }
     if (!isForeignKeyViolation(err)) return undefined
     if (statement === 'delete') return new ConflictError(`This ${singular} is still referenced; delete those rows first`)
     const field = fields.find((f) => f.ref && names.refFk(f.name) === constraint)
-    // A missing row and another user's row are the same answer: the composite key cannot tell them apart either.
-    if (field) return new ValidationError([{ field: `body.${field.name}`, message: `must be the id of one of your ${field.ref!.resource}` }])
+    // A missing row and another tenant's row are the same answer: the composite key cannot tell them apart either.
+    if (field) return new ValidationError([{ field: `body.${field.name}`, message: `must be the id of one of ${scope.whose} ${field.ref!.resource}` }])
     return undefined
   }
 }
+
+/** `a task`, `an item`. */
+export const aOrAn = (word: string) => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`
 
 export type { Page }

@@ -2,9 +2,11 @@ import { and, eq, getTableColumns, sql, type Placeholder, type SQL } from 'drizz
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { Db } from '../db/client.js'
 import { isForeignKeyViolation } from '../db/errors.js'
-import { UnauthorizedError } from '../shared/errors.js'
+import { ForbiddenError, UnauthorizedError } from '../shared/errors.js'
 import { createPagedLists } from '../shared/listing.js'
 import type { Page } from '../shared/schemas.js'
+import { orgNotFound } from '../modules/orgs/org-access.js'
+import type { Caller } from './scope.js'
 
 /** A list filter: the condition on a bound value, and how a query value becomes that value (e.g. a LIKE pattern). */
 export interface ListFilter {
@@ -12,11 +14,16 @@ export interface ListFilter {
   param?(value: never): unknown
 }
 
-export interface OwnedResource<Create extends object> {
+export interface ScopedResource<Create extends object> {
   /** Prefix of the prepared statements' names, e.g. `items`. */
   name: string
+  /** `a task`: for the 403 of a row the caller did not create. */
+  aSingular: string
   table: PgTable
-  owner: PgColumn
+  /** The owner (`owner_id`) or the org (`org_id`): in every WHERE clause. */
+  tenant: PgColumn
+  /** `created_by` of org resources: stamped by inserts, and the condition of `creator` rules. */
+  creator?: PgColumn
   id: PgColumn
   /** What a client may write, each with the value an insert takes when the field is not sent (none: required). */
   writable: { [K in keyof Create]-?: Writable }
@@ -48,16 +55,16 @@ export interface ListQuery {
 const baseType = (column: PgColumn) => column.getSQLType().replace(/\(.*\)$/, '')
 
 /**
- * The repository of a resource each user owns. Every statement carries the owner in its WHERE clause, so another
- * user's row is simply not found (404, never 403), and every statement is built once and prepared by name: a request
- * costs one round trip with no SQL building and no planning. Updates are one statement for any subset of fields:
- * `CASE WHEN <field sent> THEN <value> ELSE <column> END`, so a field sent as null is a change, not an absence.
- * The table needs an integer `id`, the owner column and a nullable `updated_at` (stamped by every update).
+ * The repository of a resource in a tenant (a user, or an org). Every statement carries the tenant in its WHERE
+ * clause, so another tenant's row is simply not found (404, never 403), and every statement is built once and
+ * prepared by name: a request costs one round trip with no SQL building and no planning. Updates are one statement
+ * for any subset of fields: `CASE WHEN <field sent> THEN <value> ELSE <column> END`, so a field sent as null is a
+ * change, not an absence. The table needs an integer `id`, the tenant column and a nullable `updated_at`.
  */
-export function createOwnedRepository<Row, Create extends object, Update extends object, Query extends ListQuery>(
-  db: Db, resource: OwnedResource<Create>,
+export function createScopedRepository<Row, Create extends object, Update extends object, Query extends ListQuery>(
+  db: Db, resource: ScopedResource<Create>,
 ) {
-  const { name, table, owner, id } = resource
+  const { name, table, tenant, creator, id } = resource
   const fields = Object.entries(resource.writable) as [string, Writable][]
   const bound = (column: PgColumn, field: string) => sql`${sql.placeholder(field)}::${sql.raw(baseType(column))}`
   const toDriver = (field: Writable, value: unknown) => (value === null || !field.toDriver ? value : field.toDriver(value))
@@ -70,77 +77,109 @@ export function createOwnedRepository<Row, Create extends object, Update extends
       throw err
     }
   }
-  const ownerId = sql.placeholder('ownerId')
-  const owned = and(eq(owner, ownerId), eq(id, sql.placeholder('id')))
+  const tenantId = sql.placeholder('tenantId')
+  const owned = and(eq(tenant, tenantId), eq(id, sql.placeholder('id')))
+  // The `creator` rule: the same statements, narrowed to the rows the caller created.
+  const created = creator ? and(owned, eq(creator, sql.placeholder('userId'))) : owned
   const columns = getTableColumns(table) as Record<string, PgColumn>
-  const ownerKey = Object.keys(columns).find((key) => columns[key] === owner)!
-  const ownerFk = `${name}_owner_id_users_id_fk`
+  const keyOf = (column: PgColumn) => Object.keys(columns).find((key) => columns[key] === column)!
+  const tenantFk = `${name}_${keyOf(tenant)}_${creator ? 'orgs' : 'users'}_id_fk`
 
   const findOne = db.select().from(table).where(owned).prepare(`${name}_find_for_owner`)
   const insertOne = db.insert(table)
     // Bound with the column's base type, like the update: no driver-side mapping, the same for every field type.
-    .values({ ...Object.fromEntries(fields.map(([field, { column }]) => [field, bound(column, field)])), [ownerKey]: ownerId })
+    .values({
+      ...Object.fromEntries(fields.map(([field, { column }]) => [field, bound(column, field)])),
+      [keyOf(tenant)]: tenantId,
+      ...(creator ? { [keyOf(creator)]: sql.placeholder('userId') } : {}),
+    })
     .returning().prepare(`${name}_insert`)
-  const updateOne = db.update(table).set({
+  const updateSet = {
     ...Object.fromEntries(fields.map(([field, { column }]) => [field,
       sql`case when ${sql.placeholder(`${field}Sent`)}::boolean then ${bound(column, field)} else ${column} end`])),
     updated_at: sql`now()`,
-  }).where(owned).returning().prepare(`${name}_update_for_owner`)
-  const deleteOne = db.delete(table).where(owned).returning({ id }).prepare(`${name}_delete_for_owner`)
+  }
+  const updates = {
+    any: db.update(table).set(updateSet).where(owned).returning().prepare(`${name}_update_for_owner`),
+    created: db.update(table).set(updateSet).where(created).returning().prepare(`${name}_update_for_creator`),
+  }
+  const deletes = {
+    any: db.delete(table).where(owned).returning({ id }).prepare(`${name}_delete_for_owner`),
+    created: db.delete(table).where(created).returning({ id }).prepare(`${name}_delete_for_creator`),
+  }
+  const paramsOf = (caller: Caller, rowId: number) => ({ tenantId: caller.tenantId, id: rowId, userId: caller.userId })
+  const forbidden = (operation: string) => new ForbiddenError(`Only the member who created ${resource.aSingular}, or an admin, can ${operation} it`)
+  /** Nothing matched a creator-narrowed write: 403 when the row is there (the caller may read it), else 404. */
+  const narrowed = async (caller: Caller, rowId: number, operation: string) => {
+    if (caller.onlyCreatedBy !== undefined && (await findOne.execute(paramsOf(caller, rowId))).length > 0) throw forbidden(operation)
+  }
   const pages = createPagedLists<Row>(db, `${name}_list`, table, columns)
   const filters = Object.entries(resource.filters ?? {})
 
   return {
-    async insert(ownerIdValue: number, input: Create): Promise<Row> {
+    async insert(caller: Caller, input: Create): Promise<Row> {
       // A field sent as null stays null; only an absent one takes the default.
       const values = Object.fromEntries(fields.map(([field, spec]) =>
         [field, toDriver(spec, field in input ? (input as Record<string, unknown>)[field] : spec.default ?? null)]))
       return translate('insert', async () => {
         try {
-          const [row] = (await insertOne.execute({ ...values, ownerId: ownerIdValue })) as Row[]
+          const [row] = (await insertOne.execute({ ...values, tenantId: caller.tenantId, userId: caller.userId })) as Row[]
           return row!
         } catch (err) {
-          // The owner was deleted between authentication and this insert: the caller no longer exists.
-          if (isForeignKeyViolation(err) && constraintOf(err) === ownerFk) throw Object.assign(new UnauthorizedError('This account no longer exists'), { cause: err })
+          // The tenant or the creator was deleted between the access check and this insert.
+          const constraint = isForeignKeyViolation(err) ? constraintOf(err) : undefined
+          if (constraint === tenantFk && creator) throw Object.assign(orgNotFound(), { cause: err })
+          if (constraint === tenantFk || constraint === `${name}_created_by_users_id_fk`) {
+            throw Object.assign(new UnauthorizedError('This account no longer exists'), { cause: err })
+          }
           throw err
         }
       })
     },
 
-    async findForOwner(ownerIdValue: number, rowId: number): Promise<Row | undefined> {
-      const [row] = (await findOne.execute({ ownerId: ownerIdValue, id: rowId })) as Row[]
+    async find(caller: Caller, rowId: number): Promise<Row | undefined> {
+      const [row] = (await findOne.execute(paramsOf(caller, rowId))) as Row[]
       return row
     },
 
-    listForOwner(ownerIdValue: number, query: Query): Promise<Page<Row>> {
+    list(caller: Caller, query: Query): Promise<Page<Row>> {
       const sent = filters.filter(([param]) => (query as Record<string, unknown>)[param] !== undefined)
-      const params: Record<string, unknown> = { ownerId: ownerIdValue }
+      const params: Record<string, unknown> = { tenantId: caller.tenantId }
       for (const [param, filter] of sent) {
         const value = (query as Record<string, unknown>)[param]
         params[param] = filter.param ? filter.param(value as never) : value
       }
       const key = `${query.sort}:${sent.map(([param]) => param).join(',')}`
       return pages.list(key, () => ({
-        where: [eq(owner, ownerId), ...sent.map(([param, filter]) => filter.where(sql.placeholder(param)))],
+        where: [eq(tenant, tenantId), ...sent.map(([param, filter]) => filter.where(sql.placeholder(param)))],
         orderBy: resource.sorts.orderBy(query.sort),
       }), params, query.skip, query.limit)
     },
 
     /** Changes only the fields sent; an empty change still answers the row (and stamps nothing). */
-    async updateForOwner(ownerIdValue: number, rowId: number, changes: Update): Promise<Row | undefined> {
-      if (Object.keys(changes).length === 0) return this.findForOwner(ownerIdValue, rowId)
-      const params: Record<string, unknown> = { ownerId: ownerIdValue, id: rowId }
+    async update(caller: Caller, rowId: number, changes: Update): Promise<Row | undefined> {
+      if (Object.keys(changes).length === 0) {
+        const row = await this.find(caller, rowId)
+        // An empty change is still refused to whom the rule refuses: the answer must not depend on the body.
+        if (row && caller.onlyCreatedBy !== undefined && (row as Record<string, unknown>).created_by !== caller.onlyCreatedBy) throw forbidden('update')
+        return row
+      }
+      const params: Record<string, unknown> = paramsOf(caller, rowId)
       for (const [field, spec] of fields) {
         const value = (changes as Record<string, unknown>)[field]
         params[`${field}Sent`] = value !== undefined
         params[field] = toDriver(spec, value ?? null)
       }
-      const [row] = (await translate('update', () => updateOne.execute(params))) as Row[]
+      const statement = caller.onlyCreatedBy === undefined ? updates.any : updates.created
+      const [row] = (await translate('update', () => statement.execute(params))) as Row[]
+      if (!row) await narrowed(caller, rowId, 'update')
       return row
     },
 
-    async deleteForOwner(ownerIdValue: number, rowId: number): Promise<boolean> {
-      const rows = (await translate('delete', () => deleteOne.execute({ ownerId: ownerIdValue, id: rowId }))) as unknown[]
+    async remove(caller: Caller, rowId: number): Promise<boolean> {
+      const statement = caller.onlyCreatedBy === undefined ? deletes.any : deletes.created
+      const rows = (await translate('delete', () => statement.execute(paramsOf(caller, rowId)))) as unknown[]
+      if (rows.length === 0) await narrowed(caller, rowId, 'delete')
       return rows.length > 0
     },
   }

@@ -3,12 +3,23 @@ import { Type, type TSchema } from 'typebox'
 import { NotFoundError, ValidationError } from '../shared/errors.js'
 import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../shared/schemas.js'
 import { JSON_MAX_BYTES } from './field-types.js'
-import type { Resource, Row } from './define.js'
+import { aOrAn, type Resource, type Row } from './define.js'
+import type { Scope } from './scope.js'
 
 type Body = Record<string, unknown>
 type Request = FastifyRequest<{ Body: Body; Params: Record<string, number>; Querystring: Body }>
 
-const errors = (...statuses: number[]) => problemResponses(...AUTHENTICATED_ERRORS, ...statuses)
+/** Path parameters, each a positive integer id (`org_id`, `id`, a parent's `<singular>_id`). */
+const paramsOf = (...names: string[]) =>
+  Type.Object(Object.fromEntries(names.map((n) => [n, IdParamsSchema.properties.id])), { additionalProperties: false })
+
+/** The URL of a collection, with the request's own org id in an org resource's prefix. */
+const collectionUrl = (scope: Scope, name: string, request: Request) =>
+  `/api/v1${scope.prefix.replace(':org_id', String(request.params.org_id))}/${name}`
+
+/** The statuses every route of a scope can answer: an org resource adds 404 (not a member) and 403 (role). */
+const errorsOf = (scope: Scope) => (...statuses: number[]) =>
+  problemResponses(...AUTHENTICATED_ERRORS, ...(scope.kind === 'org' ? [403, 404] : []), ...statuses)
 
 /** json fields are capped once serialised: a schema cannot say how many bytes an object takes. */
 function assertJsonSizes(resource: Resource, body: Body): void {
@@ -21,89 +32,113 @@ function assertJsonSizes(resource: Resource, body: Body): void {
 }
 
 /**
- * Every route of a resource, under `/api/v1`: create, list, get, PUT/PATCH (the fields sent), delete, and with a
- * parent the nested collection. The repository scopes every statement to the caller, so another user's row is 404.
+ * Every route of a resource, under `/api/v1` (and the scope's prefix, `/orgs/{org_id}` for org resources): create,
+ * list, get, PUT/PATCH (the fields sent), delete, and with a parent the nested collection. Each handler asks the
+ * scope for the caller of its operation (404 for a non-member, 403 for a role too low), and the repository scopes
+ * every statement to that caller's tenant, so another tenant's row is 404.
  */
 export async function buildResourceRoutes(app: FastifyInstance, resource: Resource): Promise<void> {
-  const { name, singular, title, schemas, hooks } = resource
-  const a = `${/^[aeiou]/.test(singular) ? 'an' : 'a'} ${singular}`
+  const { name, singular, title, schemas, hooks, scope } = resource
+  const a = aOrAn(singular)
+  const errors = errorsOf(scope)
   app.addSchema(schemas.output)
   const db = app.database.db
   const repo = resource.repository(db)
   const tags = [name]
+  const base = `${scope.prefix}/${name}`
+  const rowParams = paramsOf(...scope.prefixParams, 'id')
+  const yours = scope.kind === 'org' ? `an org's ${name}` : `your ${name}`
+  const anothers = scope.kind === 'org' ? "Another org's" : "Another user's"
+  const prefixParams = scope.prefixParams.length ? { params: paramsOf(...scope.prefixParams) } : {}
   const plural = title.endsWith('y') ? `${title.slice(0, -1)}ies` : /(s|x|z|ch|sh)$/.test(title) ? `${title}es` : `${title}s`
   const one = (description: string, extra: object = {}) => Type.Ref(title, { description, ...extra }) as unknown as TSchema
   const found = (row: Row | undefined): Row => {
     if (row === undefined) throw new NotFoundError(`${title} not found`)
     return row
   }
-  // A `:unique` field makes every write able to conflict with another of the caller's rows.
+  // A `:unique` field makes every write able to conflict with another of the tenant's rows.
   const writeConflict = resource.fields.some((f) => f.unique) ? [409] : []
   const created = {
     201: one(`The created ${singular}`, {
-      headers: { Location: { type: 'string', description: `The URL of the new ${singular}`, examples: [`/api/v1/${name}/1`] } },
+      headers: { Location: { type: 'string', description: `The URL of the new ${singular}`, examples: [`/api/v1${base.replace(':org_id', '1')}/1`] } },
     }),
     ...errors(400, 413, 415, ...writeConflict),
   }
   const create = async (request: Request, reply: FastifyReply, body: Body) => {
+    const caller = await scope.callerOf(request, 'create')
     assertJsonSizes(resource, body)
-    const input = hooks.beforeCreate ? await hooks.beforeCreate(request.user.id, body, db) : body
-    const row = await repo.insert(request.user.id, input)
-    return reply.code(201).header('location', `/api/v1/${name}/${row.id}`).send(row)
+    const input = hooks.beforeCreate ? await hooks.beforeCreate(caller, body, db) : body
+    const row = await repo.insert(caller, input)
+    return reply.code(201).header('location', `${collectionUrl(scope, name, request)}/${row.id}`).send(row)
   }
-  const listDescription = `Your ${name} only, a page at a time (\`skip\`, \`limit\`), with exact-match filters and \`q\` where the `
-    + 'resource offers them, ordered by `sort` (ties broken by id). `total` counts every match.'
+  const listDescription = `${scope.kind === 'org' ? `The org's ${name}` : `Your ${name} only`}, a page at a time (\`skip\`, \`limit\`), `
+    + 'with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match.'
+  const access = (operation: keyof NonNullable<Scope['access']>) => (scope.access
+    ? ` Takes the org role ${scope.access[operation] === 'creator' ? '`creator` (the member who created it, or an admin)' : `\`${scope.access[operation]}\` or above`}; a non-member gets 404.`
+    : '')
 
-  app.post(`/${name}`, {
+  app.post(base, {
     schema: {
       tags, operationId: `create${title}`, summary: `Create ${a}`,
-      description: `Creates ${a} owned by you; \`owner_id\` is always you and cannot be sent.`,
-      body: schemas.create, response: created,
+      description: scope.kind === 'org'
+        ? `Creates ${a} in the org; \`org_id\` comes from the path and \`created_by\` is you.${access('create')}`
+        : `Creates ${a} owned by you; \`owner_id\` is always you and cannot be sent.`,
+      ...prefixParams, body: schemas.create, response: created,
     },
   }, async (request, reply) => create(request as Request, reply, (request as Request).body))
 
-  app.get(`/${name}`, {
+  app.get(base, {
     schema: {
-      tags, operationId: `list${plural}`, summary: `List your ${name}`, description: listDescription,
-      querystring: schemas.listQuery, response: { 200: schemas.page, ...errors() },
+      tags, operationId: `list${plural}`, summary: `List ${yours}`, description: `${listDescription}${access('read')}`,
+      ...prefixParams, querystring: schemas.listQuery, response: { 200: schemas.page, ...errors() },
     },
-  }, async (request) => repo.listForOwner(request.user.id, (request as Request).query as never))
+  }, async (raw) => {
+    const request = raw as Request
+    return repo.list(await scope.callerOf(request, 'read'), request.query as never)
+  })
 
-  app.get(`/${name}/:id`, {
+  app.get(`${base}/:id`, {
     schema: {
-      tags, operationId: `get${title}`, summary: `Get one of your ${name}`, description: `Another user's ${singular} is 404, as if it did not exist.`,
-      params: IdParamsSchema, response: { 200: one(`The ${singular}`), ...errors(404) },
+      tags, operationId: `get${title}`, summary: `Get one of ${yours}`,
+      description: `${anothers} ${singular} is 404, as if it did not exist.${access('read')}`,
+      params: rowParams, response: { 200: one(`The ${singular}`), ...errors(404) },
     },
-  }, async (request) => found(await repo.findForOwner(request.user.id, (request as Request).params.id!)))
+  }, async (raw) => {
+    const request = raw as Request
+    return found(await repo.find(await scope.callerOf(request, 'read'), request.params.id!))
+  })
 
   const update = (operationId: string, summary: string) => ({
     schema: {
-      tags, operationId, summary, description: `Only the fields sent change; \`updated_at\` is set. Another user's ${singular} is 404.`,
-      params: IdParamsSchema, body: schemas.update, response: { 200: one(`The updated ${singular}`), ...errors(400, 404, 413, 415, ...writeConflict) },
+      tags, operationId, summary,
+      description: `Only the fields sent change; \`updated_at\` is set. ${anothers} ${singular} is 404.${access('update')}`,
+      params: rowParams, body: schemas.update, response: { 200: one(`The updated ${singular}`), ...errors(400, 404, 413, 415, ...writeConflict) },
     },
   })
   const handleUpdate = async (raw: FastifyRequest) => {
     const request = raw as Request
+    const caller = await scope.callerOf(request, 'update')
     assertJsonSizes(resource, request.body)
     const id = request.params.id!
-    const changes = hooks.beforeUpdate ? await hooks.beforeUpdate(request.user.id, id, request.body, db) : request.body
-    return found(await repo.updateForOwner(request.user.id, id, changes))
+    const changes = hooks.beforeUpdate ? await hooks.beforeUpdate(caller, id, request.body, db) : request.body
+    return found(await repo.update(caller, id, changes))
   }
-  app.put(`/${name}/:id`, update(`update${title}`, `Update one of your ${name}`), handleUpdate)
-  app.patch(`/${name}/:id`, update(`patch${title}`, `Partially update one of your ${name}`), handleUpdate)
+  app.put(`${base}/:id`, update(`update${title}`, `Update one of ${yours}`), handleUpdate)
+  app.patch(`${base}/:id`, update(`patch${title}`, `Partially update one of ${yours}`), handleUpdate)
 
-  app.delete(`/${name}/:id`, {
+  app.delete(`${base}/:id`, {
     schema: {
-      tags, operationId: `delete${title}`, summary: `Delete one of your ${name}`,
-      description: `Deletes the ${singular} for good; 409 while other rows still reference it. Another user's ${singular} is 404.`,
-      params: IdParamsSchema, response: { 204: NoContentSchema, ...errors(404, ...(resource.hasOwnerKey ? [409] : [])) },
+      tags, operationId: `delete${title}`, summary: `Delete one of ${yours}`,
+      description: `Deletes the ${singular} for good; 409 while other rows still reference it. ${anothers} ${singular} is 404.${access('delete')}`,
+      params: rowParams, response: { 204: NoContentSchema, ...errors(404, ...(resource.hasTenantKey ? [409] : [])) },
     },
-  }, async (request, reply) => {
-    if (!(await repo.deleteForOwner(request.user.id, (request as Request).params.id!))) throw new NotFoundError(`${title} not found`)
+  }, async (raw, reply) => {
+    const request = raw as Request
+    if (!(await repo.remove(await scope.callerOf(request, 'delete'), request.params.id!))) throw new NotFoundError(`${title} not found`)
     return reply.code(204).send(null)
   })
 
-  if (resource.parent) await buildNestedRoutes(app, resource, { create, listDescription, created, plural })
+  if (resource.parent) await buildNestedRoutes(app, resource, { create, listDescription, created, plural, errors })
 }
 
 interface Shared {
@@ -111,42 +146,46 @@ interface Shared {
   listDescription: string
   created: Record<number, TSchema>
   plural: string
+  errors: ReturnType<typeof errorsOf>
 }
 
-/** `GET/POST /api/v1/<parent>/{<parent>_id}/<name>`: 404 unless the parent is the caller's. */
+/** `GET/POST /api/v1[/orgs/{org_id}]/<parent>/{<parent>_id}/<name>`: 404 unless the parent is in the caller's tenant. */
 async function buildNestedRoutes(app: FastifyInstance, resource: Resource, shared: Shared): Promise<void> {
-  const { name, title, singular, schemas } = resource
+  const { name, title, singular, schemas, scope } = resource
   const { resource: parent, field } = resource.parent!
   const parentRepo = parent.repository(app.database.db)
   const repo = resource.repository(app.database.db)
-  const path = `/${parent.name}/:${field}/${name}`
-  const params = Type.Object({ [field]: IdParamsSchema.properties.id }, { additionalProperties: false })
+  const path = `${scope.prefix}/${parent.name}/:${field}/${name}`
+  const params = paramsOf(...scope.prefixParams, field)
   const tags = [name]
-  const assertParent = async (request: Request) => {
-    if (!(await parentRepo.findForOwner(request.user.id, request.params[field]!))) throw new NotFoundError(`${parent.title} not found`)
+  const whose = scope.kind === 'org' ? "one of the org's" : 'one of your'
+  const assertParent = async (request: Request, operation: 'create' | 'read') => {
+    const caller = await scope.callerOf(request, operation)
+    if (!(await parentRepo.find(caller, request.params[field]!))) throw new NotFoundError(`${parent.title} not found`)
+    return caller
   }
 
   app.post(path, {
     schema: {
-      tags, operationId: `create${title}In${parent.title}`, summary: `Create ${/^[aeiou]/.test(singular) ? "an" : "a"} ${singular} in one of your ${parent.name}`,
-      description: `\`${field}\` comes from the path; 404 when that ${parent.singular} is not yours.`,
-      params, body: schemas.createNested, response: { ...shared.created, ...errors(400, 404, 413, 415) },
+      tags, operationId: `create${title}In${parent.title}`, summary: `Create ${aOrAn(singular)} in ${whose} ${parent.name}`,
+      description: `\`${field}\` comes from the path; 404 when that ${parent.singular} is not ${scope.kind === 'org' ? "the org's" : 'yours'}.`,
+      params, body: schemas.createNested, response: { ...shared.created, ...shared.errors(400, 404, 413, 415) },
     },
   }, async (raw, reply) => {
     const request = raw as Request
-    await assertParent(request)
+    await assertParent(request, 'create')
     return shared.create(request, reply, { ...request.body, [field]: request.params[field] })
   })
 
   app.get(path, {
     schema: {
-      tags, operationId: `list${shared.plural}In${parent.title}`, summary: `List the ${name} of one of your ${parent.name}`,
-      description: `${shared.listDescription} 404 when that ${parent.singular} is not yours.`,
-      params, querystring: schemas.nestedListQuery, response: { 200: schemas.page, ...errors(404) },
+      tags, operationId: `list${shared.plural}In${parent.title}`, summary: `List the ${name} of ${whose} ${parent.name}`,
+      description: `${shared.listDescription} 404 when that ${parent.singular} is not ${scope.kind === 'org' ? "the org's" : 'yours'}.`,
+      params, querystring: schemas.nestedListQuery, response: { 200: schemas.page, ...shared.errors(404) },
     },
   }, async (raw) => {
     const request = raw as Request
-    await assertParent(request)
-    return repo.listForOwner(request.user.id, { ...request.query, [field]: request.params[field] } as never)
+    const caller = await assertParent(request, 'read')
+    return repo.list(caller, { ...request.query, [field]: request.params[field] } as never)
   })
 }

@@ -2,6 +2,7 @@ import { Type, type TSchema } from 'typebox'
 import { defineSorts } from '../shared/listing.js'
 import { PageSchema, PagingQuerySchema } from '../shared/schemas.js'
 import { fieldType, type Field } from './field-types.js'
+import type { Scope } from './scope.js'
 import type { ResourceTable } from './table.js'
 
 const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-23T18:00:00.000Z'] })
@@ -12,6 +13,7 @@ export interface SchemaOptions {
   singular: string
   fields: readonly Field[]
   table: ResourceTable
+  scope: Scope
   /** Example values by field (else each type's own example). */
   examples: Record<string, unknown>
   /** Extra keywords merged into a field's input schema, e.g. `{ minLength: 0 }`. */
@@ -21,10 +23,11 @@ export interface SchemaOptions {
 }
 
 /** The output, create, update, list-query and page schemas of a resource, derived from its fields. */
-export function buildSchemas({ title, singular, fields, table, examples, overrides, parentField }: SchemaOptions) {
+export function buildSchemas({ title, singular, fields, table, scope, examples, overrides, parentField }: SchemaOptions) {
   const exampleOf = (f: Field) => (f.name in examples ? examples[f.name] : fieldType(f).example(f))
+  const tenantExample = scope.kind === 'org' ? { org_id: 1, created_by: 1 } : { owner_id: 1 }
   const example = {
-    id: 1, ...Object.fromEntries(fields.map((f) => [f.name, exampleOf(f)])), owner_id: 1,
+    id: 1, ...Object.fromEntries(fields.map((f) => [f.name, exampleOf(f)])), ...tenantExample,
     created_at: '2026-11-23T18:00:00.000Z', updated_at: null,
   }
   const input = (f: Field, extra: object = {}) => {
@@ -39,7 +42,12 @@ export function buildSchemas({ title, singular, fields, table, examples, overrid
       const schema = { ...fieldType(f).output(f), examples: [exampleOf(f)] }
       return [f.name, f.optional ? nullable(schema) : schema]
     })),
-    owner_id: Type.Integer({ description: `The user who owns the ${singular}: always you`, examples: [1] }),
+    ...(scope.kind === 'org' ? {
+      org_id: Type.Integer({ description: `The org the ${singular} belongs to`, examples: [1] }),
+      created_by: nullable(Type.Integer({ examples: [1] }), { description: `The user who created the ${singular}; null once that account is deleted` }),
+    } : {
+      owner_id: Type.Integer({ description: `The user who owns the ${singular}: always you`, examples: [1] }),
+    }),
     created_at: Timestamp,
     updated_at: nullable(Timestamp, { description: 'Null until the first update' }),
   }, { $id: title, title, examples: [example] })

@@ -3,34 +3,44 @@ import {
   check, foreignKey, index, integer, pgTable, timestamp, unique, uniqueIndex,
   type ExtraConfigColumn, type PgColumn, type PgColumnBuilderBase, type PgTableWithColumns,
 } from 'drizzle-orm/pg-core'
+import { orgs } from '../modules/orgs/orgs.table.js'
 import { users } from '../modules/users/users.table.js'
 import { fieldType, type Field } from './field-types.js'
+import type { Scope } from './scope.js'
 
 /** A resource's Drizzle table with its columns by name (the shape every resource shares is checked at run time). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ResourceTable = PgTableWithColumns<any>
 
-/** What a referenced resource gives the referencing one: its table, for the composite foreign key. */
+/** What a referenced resource gives the referencing one: its table and scope, for the composite foreign key. */
 export interface RefTarget {
   name: string
   table: ResourceTable
-  hasOwnerKey: boolean
+  scope: Scope
+  hasTenantKey: boolean
 }
 
-/** Names of the constraints and indexes of a resource, shared by the table, the migration and the error mapping. */
-export const constraintNames = (table: string) => ({
-  ownerKey: `${table}_owner_id_id_key`,
-  ownerIndex: `${table}_owner_id_id_idx`,
-  ownerFk: `${table}_owner_id_users_id_fk`,
-  listIndex: (column: string) => `${table}_owner_id_${column}_id_idx`,
-  uniqueKey: (column: string) => `${table}_owner_id_${column}_key`,
+type Tenant = Scope['tenantColumn']
+
+/**
+ * Names of the constraints and indexes of a resource, shared by the table, the migration and the error mapping.
+ * The tenant column (`owner_id` or `org_id`) leads every key, so every lookup and every reference stays in one tenant.
+ */
+export const constraintNames = (table: string, tenant: Tenant = 'owner_id') => ({
+  tenantKey: `${table}_${tenant}_id_key`,
+  tenantIndex: `${table}_${tenant}_id_idx`,
+  tenantFk: `${table}_${tenant}_${tenant === 'owner_id' ? 'users' : 'orgs'}_id_fk`,
+  creatorFk: `${table}_created_by_users_id_fk`,
+  creatorIndex: `${table}_created_by_idx`,
+  listIndex: (column: string) => `${table}_${tenant}_${column}_id_idx`,
+  uniqueKey: (column: string) => `${table}_${tenant}_${column}_key`,
   refFk: (column: string) => `${table}_${column}_fk`,
   enumCheck: (column: string) => `${table}_${column}_check`,
   searchIndex: (column: string) => `${table}_${column}_trgm_idx`,
 })
 
 /**
- * Columns that get an `(owner_id, column, id)` index: each sort (an ordered scan of the owner's rows) and each ref
+ * Columns that get a `(<tenant>, column, id)` index: each sort (an ordered scan of the owner's rows) and each ref
  * (nested lists, and the referencing rows a delete checks or cascades to). Boolean and enum filters split an owner's
  * rows in a few large parts; the owner index serves them.
  */
@@ -44,12 +54,14 @@ export const enumCheckSql = (field: Field) =>
   `(${field.name} = ANY (ARRAY[${field.values!.map((v) => `'${v}'::text`).join(', ')}]))`
 
 /**
- * The table a declaration describes: `id`, the fields, `owner_id` (→ users, cascade), `created_at`, `updated_at`,
- * and exactly the constraints and indexes the generated migration creates (test/migrations.test.ts diffs the two).
- * `ownerKey` is the unique `(owner_id, id)` index a composite foreign key from another resource points at.
+ * The table a declaration describes: `id`, the fields, the tenant (`owner_id` → users, or `org_id` → orgs and
+ * `created_by` → users; cascade from the tenant, set null from the creator), `created_at`, `updated_at`, and exactly
+ * the constraints and indexes the generated migration creates (test/migrations.test.ts diffs the two).
+ * `tenantKey` is the unique `(id, <tenant>)` key a composite foreign key from another resource points at.
  */
-export function buildTable(name: string, fields: readonly Field[], refs: Record<string, RefTarget>, ownerKey: boolean): ResourceTable {
-  const names = constraintNames(name)
+export function buildTable(name: string, fields: readonly Field[], refs: Record<string, RefTarget>, tenantKey: boolean, scope: Scope): ResourceTable {
+  const tenant = scope.tenantColumn
+  const names = constraintNames(name, tenant)
   const columns: Record<string, PgColumnBuilderBase> = { id: integer().primaryKey().generatedAlwaysAsIdentity() }
   for (const field of fields) {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -58,26 +70,32 @@ export function buildTable(name: string, fields: readonly Field[], refs: Record<
     if (field.default !== undefined && fieldType(field).databaseDefault) column = column.default(field.default)
     columns[field.name] = column
   }
-  columns.owner_id = integer().notNull().references(() => users.id, { onDelete: 'cascade' })
+  if (tenant === 'owner_id') columns.owner_id = integer().notNull().references(() => users.id, { onDelete: 'cascade' })
+  else {
+    columns.org_id = integer().notNull().references(() => orgs.id, { onDelete: 'cascade' })
+    columns.created_by = integer().references(() => users.id, { onDelete: 'set null' })
+  }
   columns.created_at = timestamp({ withTimezone: true }).notNull().defaultNow()
   columns.updated_at = timestamp({ withTimezone: true })
 
   return pgTable(name, columns, (table) => {
     const t = table as unknown as Record<string, PgColumn>
     const extras: unknown[] = [
-      // The key a composite foreign key points at, in table column order (id, owner_id), as the foreign keys list it.
-      ...(ownerKey ? [unique(names.ownerKey).on(t.id!, t.owner_id!)] : []),
-      index(names.ownerIndex).on(t.owner_id!, t.id!),
-      ...listIndexColumns(fields).map((column) => index(names.listIndex(column)).on(t.owner_id!, t[column]!, t.id!)),
-      ...fields.filter((f) => f.unique).map((f) => uniqueIndex(names.uniqueKey(f.name)).on(t.owner_id!, t[f.name]!)),
+      // The key a composite foreign key points at, in table column order (id, tenant), as the foreign keys list it.
+      ...(tenantKey ? [unique(names.tenantKey).on(t.id!, t[tenant]!)] : []),
+      index(names.tenantIndex).on(t[tenant]!, t.id!),
+      ...listIndexColumns(fields).map((column) => index(names.listIndex(column)).on(t[tenant]!, t[column]!, t.id!)),
+      ...fields.filter((f) => f.unique).map((f) => uniqueIndex(names.uniqueKey(f.name)).on(t[tenant]!, t[f.name]!)),
+      // Deleting an account nulls created_by in every org table: without an index each deletion scans them all.
+      ...(scope.creatorColumn ? [index(names.creatorIndex).on(t.created_by!)] : []),
       // `q` (ILIKE '%…%') on each :search field is served by a pg_trgm GIN index (SPEC §9).
       ...fields.filter((f) => f.search).map((f) => index(names.searchIndex(f.name)).using('gin', (t[f.name] as unknown as ExtraConfigColumn).op('gin_trgm_ops'))),
       ...fields.filter((f) => f.type === 'enum').map((f) => check(names.enumCheck(f.name), sql.raw(enumCheckSql(f)))),
     ]
     for (const field of fields.filter((f) => f.ref)) {
       const target = refs[field.ref!.resource]!.table as unknown as Record<string, PgColumn>
-      // Listed as (ref, owner_id) → (id, owner_id): column order in the table, the order drizzle-kit reads keys back in.
-      const fk = foreignKey({ name: names.refFk(field.name), columns: [t[field.name]!, t.owner_id!], foreignColumns: [target.id!, target.owner_id!] })
+      // Listed as (ref, tenant) → (id, tenant): column order in the table, the order drizzle-kit reads keys back in.
+      const fk = foreignKey({ name: names.refFk(field.name), columns: [t[field.name]!, t[tenant]!], foreignColumns: [target.id!, target[tenant]!] })
       extras.push(field.ref!.onDelete === 'cascade' ? fk.onDelete('cascade') : field.ref!.onDelete === 'set-null' ? fk.onDelete('set null') : fk)
     }
     return extras as never[]

@@ -215,6 +215,6 @@ describe('items repository', () => {
   it('an insert for an owner deleted after authentication is a 401, not a 500', async () => {
     const user = await createUser(t.app)
     expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/users/me', headers: user.headers })).statusCode).toBe(204)
-    await expect(items.repository(t.app.database.db).insert(user.id, { name: 'orphan' })).rejects.toMatchObject({ status: 401 })
+    await expect(items.repository(t.app.database.db).insert({ tenantId: user.id, userId: user.id }, { name: 'orphan' })).rejects.toMatchObject({ status: 401 })
   })
 })

@@ -63,3 +63,10 @@ export function emailChangeNoticeMail({ appName }: Product, newEmail: string): M
     'If this was not you, change your password now: whoever asked knows it.',
   ])
 }
+
+export function invitationMail({ appName }: Product, invite: { orgName: string; inviter: string; role: string }, url: string, ttlDays: number): MailContent {
+  return compose(`${invite.inviter} invited you to ${invite.orgName} on ${appName}`, [
+    `${invite.inviter} invited you to join the organization "${invite.orgName}" on ${appName} as ${invite.role === 'admin' || invite.role === 'owner' ? 'an' : 'a'} ${invite.role}.`,
+    `Accept with the link below, signed in with this address (sign up with it first if you have no account). It works once, within ${ttlDays} days.`,
+  ], { url, label: 'Accept the invitation' }, ['If you did not expect this, ignore this message: nothing happens unless the link is used.'])
+}

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AUTHENTICATED_ERRORS, NoContentSchema, problemResponses } from '../../shared/schemas.js'
 import type { Clock } from '../account-email/email-tokens.repository.js'
+import { invitationsRoutes } from './invitations.routes.js'
 import { createMembersService } from './members.service.js'
 import type { MembershipCache } from './memberships.cache.js'
 import { createMembershipReader } from './memberships.js'
@@ -20,8 +21,9 @@ export interface OrgsRoutesOptions {
 const errors = (...statuses: number[]) => problemResponses(...AUTHENTICATED_ERRORS, ...statuses)
 const NOT_MEMBER = 'An org you are not a member of is 404, the same answer as for one that does not exist.'
 
-/** `/orgs` and `/orgs/{org_id}/members` (SPEC §8); invitations are in invitations.routes.ts. */
-export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (app, { cache }) => {
+/** `/orgs` and `/orgs/{org_id}/members` (SPEC §8), and the invitation routes (invitations.routes.ts). */
+export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (app, options) => {
+  const { cache } = options
   app.addSchema(OrgSchema)
   app.addSchema(MemberSchema)
   // These routes read the caller's role from the database, not the cache: they are not the hot path, and so a change
@@ -31,6 +33,7 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
   const members = createMembersService(deps)
   const tags = ['orgs']
   const org = (description: string, extra: object = {}) => Type.Ref('Org', { description, ...extra })
+  await app.register(invitationsRoutes, options)
 
   app.post('/orgs', {
     schema: {

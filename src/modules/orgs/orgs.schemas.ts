@@ -9,7 +9,8 @@ const Id = IdParamsSchema.properties.id
 export const RoleSchema = Type.Unsafe<(typeof ROLES)[number]>({
   type: 'string', enum: [...ROLES], description: 'owner > admin > member > viewer', examples: ['member'],
 })
-const Name = Type.String({ minLength: 1, maxLength: 100, description: '1–100 characters', examples: ['Acme Robotics'] })
+// No control characters: the name goes into mail subjects and front ends.
+const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\x00-\\x1f\\x7f]*$', description: '1–100 characters, no control characters', examples: ['Acme Robotics'] })
 export const SLUG_PATTERN = '^[a-z0-9-]{3,40}$'
 const Slug = Type.String({
   pattern: SLUG_PATTERN, minLength: 3, maxLength: 40,

@@ -1,6 +1,9 @@
 import { eventTriggerSql } from '../../modules/events/events.trigger.js'
 import { fieldType, type Field } from '../field-types.js'
+import type { ScopeKind } from '../scope.js'
 import { constraintNames, enumCheckSql, listIndexColumns } from '../table.js'
+
+const tenantOf = (scope: ScopeKind) => (scope === 'org' ? 'org_id' : 'owner_id')
 
 /** A value as a SQL literal of the field's type (defaults); strings are quoted with '' escaping. */
 export function sqlLiteral(field: Field, value: unknown): string {
@@ -17,52 +20,66 @@ const columnSql = (field: Field, forExistingRows = false) => [
 ].join('')
 
 /** The constraints a field brings (enum CHECK, composite foreign key), as table constraints. */
-function fieldConstraints(table: string, field: Field): string[] {
-  const names = constraintNames(table)
+function fieldConstraints(table: string, field: Field, scope: ScopeKind): string[] {
+  const tenant = tenantOf(scope)
+  const names = constraintNames(table, tenant)
   const constraints: string[] = []
   if (field.type === 'enum') constraints.push(`CONSTRAINT ${names.enumCheck(field.name)} CHECK ${enumCheckSql(field)}`)
   if (field.ref) {
-    // (ref, owner_id) → (id, owner_id): the database itself refuses a row of another owner, with no race.
+    // (ref, tenant) → (id, tenant): the database itself refuses a row of another owner or org, with no race.
     const onDelete = { restrict: '', cascade: ' ON DELETE CASCADE', 'set-null': ` ON DELETE SET NULL (${field.name})` }[field.ref.onDelete]
-    constraints.push(`CONSTRAINT ${names.refFk(field.name)} FOREIGN KEY (${field.name}, owner_id) REFERENCES ${field.ref.resource} (id, owner_id)${onDelete}`)
+    constraints.push(`CONSTRAINT ${names.refFk(field.name)} FOREIGN KEY (${field.name}, ${tenant}) REFERENCES ${field.ref.resource} (id, ${tenant})${onDelete}`)
   }
   return constraints
 }
 
-const uniqueSql = (table: string, field: Field) =>
-  `CREATE UNIQUE INDEX ${constraintNames(table).uniqueKey(field.name)} ON ${table} (owner_id, ${field.name});`
+const uniqueSql = (table: string, field: Field, scope: ScopeKind) =>
+  `CREATE UNIQUE INDEX ${constraintNames(table, tenantOf(scope)).uniqueKey(field.name)} ON ${table} (${tenantOf(scope)}, ${field.name});`
 
-/** `q` is ILIKE '%…%' on the :search fields: a trigram GIN index keeps it from scanning all of the owner's rows. */
+/** `q` is ILIKE '%…%' on the :search fields: a trigram GIN index keeps it from scanning all of the tenant's rows. */
 const searchIndexSql = (table: string, field: Field) => [
   'CREATE EXTENSION IF NOT EXISTS pg_trgm;',
   `CREATE INDEX ${constraintNames(table).searchIndex(field.name)} ON ${table} USING gin (${field.name} gin_trgm_ops);`,
 ]
 
-const indexSql = (table: string, column: string) =>
-  `CREATE INDEX ${constraintNames(table).listIndex(column)} ON ${table} (owner_id, ${column}, id);`
+const indexSql = (table: string, column: string, scope: ScopeKind) =>
+  `CREATE INDEX ${constraintNames(table, tenantOf(scope)).listIndex(column)} ON ${table} (${tenantOf(scope)}, ${column}, id);`
+
+/** The tenant's columns: the owner, or the org and the row's creator (kept, as null, when that account goes). */
+const tenantColumns = (table: string, scope: ScopeKind) => {
+  const names = constraintNames(table, tenantOf(scope))
+  return scope === 'user'
+    ? [`  owner_id integer NOT NULL CONSTRAINT ${names.tenantFk} REFERENCES users (id) ON DELETE CASCADE`]
+    : [
+      `  org_id integer NOT NULL CONSTRAINT ${names.tenantFk} REFERENCES orgs (id) ON DELETE CASCADE`,
+      `  created_by integer CONSTRAINT ${names.creatorFk} REFERENCES users (id) ON DELETE SET NULL`,
+    ]
+}
 
 /** `NNNN.do.<name>.sql` and its undo for a new resource: exactly what `buildTable` declares. */
-export function renderCreateMigration(table: string, fields: readonly Field[]): { do: string; undo: string } {
-  const names = constraintNames(table)
+export function renderCreateMigration(table: string, fields: readonly Field[], scope: ScopeKind = 'user'): { do: string; undo: string } {
+  const tenant = tenantOf(scope)
+  const names = constraintNames(table, tenant)
   const lines = [
     '  id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY',
     ...fields.map((f) => columnSql(f)),
-    `  owner_id integer NOT NULL CONSTRAINT ${names.ownerFk} REFERENCES users (id) ON DELETE CASCADE`,
+    ...tenantColumns(table, scope),
     '  created_at timestamp with time zone NOT NULL DEFAULT now()',
     '  updated_at timestamp with time zone',
-    // The key references from other resources point at: (id, owner_id), in table column order like their foreign keys.
-    `  CONSTRAINT ${names.ownerKey} UNIQUE (id, owner_id)`,
-    ...fields.flatMap((f) => fieldConstraints(table, f)).map((c) => `  ${c}`),
+    // The key references from other resources point at: (id, tenant), in table column order like their foreign keys.
+    `  CONSTRAINT ${names.tenantKey} UNIQUE (id, ${tenant})`,
+    ...fields.flatMap((f) => fieldConstraints(table, f, scope)).map((c) => `  ${c}`),
   ]
   return {
     do: [
-      `-- ${table}: generated by npm run new:resource. Every list is scoped to the owner, then ordered with id as the tie-breaker.`,
+      `-- ${table}: generated by npm run new:resource. Every list is scoped to the ${scope === 'org' ? 'org' : 'owner'}, then ordered with id as the tie-breaker.`,
       `CREATE TABLE ${table} (`,
       lines.join(',\n'),
       ');',
-      `CREATE INDEX ${names.ownerIndex} ON ${table} (owner_id, id);`,
-      ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f)),
-      ...listIndexColumns(fields).map((column) => indexSql(table, column)),
+      `CREATE INDEX ${names.tenantIndex} ON ${table} (${tenant}, id);`,
+      ...(scope === 'org' ? [`CREATE INDEX ${names.creatorIndex} ON ${table} (created_by);`] : []),
+      ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f, scope)),
+      ...listIndexColumns(fields).map((column) => indexSql(table, column, scope)),
       ...[...new Set(fields.filter((f) => f.search).flatMap((f) => searchIndexSql(table, f)))],
       // Events (SPEC §11, docs/events.md): each change of a row is logged in its own transaction.
       eventTriggerSql(table),
@@ -76,14 +93,14 @@ export function renderCreateMigration(table: string, fields: readonly Field[]): 
  * `NNNN.do.<table>-add-<fields>.sql` for `new:field`. A required field fills existing rows from its default; the
  * column keeps that default, as the table declares it.
  */
-export function renderAddFieldsMigration(table: string, fields: readonly Field[]): { do: string; undo: string } {
+export function renderAddFieldsMigration(table: string, fields: readonly Field[], scope: ScopeKind = 'user'): { do: string; undo: string } {
   const statements = fields.flatMap((field) => [
     `ALTER TABLE ${table} ADD COLUMN${columnSql(field, true).replace(/^ +/, ' ')};`,
-    ...fieldConstraints(table, field).map((c) => `ALTER TABLE ${table} ADD ${c};`),
-    ...(field.unique ? [uniqueSql(table, field)] : []),
+    ...fieldConstraints(table, field, scope).map((c) => `ALTER TABLE ${table} ADD ${c};`),
+    ...(field.unique ? [uniqueSql(table, field, scope)] : []),
     // A default only the inserts apply (see FieldType.databaseDefault) filled the existing rows; the column keeps none.
     ...(field.default !== undefined && !fieldType(field).databaseDefault ? [`ALTER TABLE ${table} ALTER COLUMN ${field.name} DROP DEFAULT;`] : []),
-    ...(field.sort || field.ref ? [indexSql(table, field.name)] : []),
+    ...(field.sort || field.ref ? [indexSql(table, field.name, scope)] : []),
     ...(field.search ? searchIndexSql(table, field) : []),
   ])
   return {
