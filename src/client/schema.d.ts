@@ -7905,6 +7905,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id: 42
+                     *     data: {"id":42,"type":"items.created",…}
+                     */
                     "text/event-stream": string;
                 };
             };

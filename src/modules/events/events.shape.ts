@@ -56,7 +56,7 @@ export function createEventShaper(resources: readonly Resource[]) {
 
 export type EventShaper = ReturnType<typeof createEventShaper>
 
-/** The role needed to read a resource's rows in an org: its declaration's `access.read` (SPEC §8), viewer by default. */
+/** The role needed to read a resource's rows in an org: its declaration's `access.read` (SPEC §8, viewer by default). */
 export function readRoleOf(resource: Resource | undefined): string {
-  return (resource as { access?: { read?: string } } | undefined)?.access?.read ?? 'viewer'
+  return resource?.scope.access?.read ?? 'viewer'
 }
