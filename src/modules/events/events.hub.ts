@@ -41,6 +41,7 @@ export function createEventHub(options: HubOptions) {
   const horizon = createHorizon()
   const streams = new Set<EventStream>()
   let position = 0
+  let announced = 0
   let listener: Listener | undefined
   let timer: NodeJS.Timeout | undefined
   let heartbeat: NodeJS.Timeout | undefined
@@ -117,7 +118,10 @@ export function createEventHub(options: HubOptions) {
     if (safe > position) await dispatch(safe)
     stats.position = position
     stats.pending = Math.max(0, horizon.seen() - position)
-    if (safe > 0) options.onHorizon?.(safe)
+    if (safe > announced) {
+      announced = safe
+      options.onHorizon?.(safe)
+    }
   }
 
   function schedule(ms: number) {
