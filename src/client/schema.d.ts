@@ -264,7 +264,7 @@ export interface paths {
         post?: never;
         /**
          * Delete your account
-         * @description Your items go with it and your tokens stop working. The last active superuser cannot delete itself (409).
+         * @description Your items go with it and your tokens stop working. The last active superuser cannot delete itself (409). The last owner of an organization with other members cannot either (409 naming it); organizations you are the only member of go with you.
          */
         delete: operations["deleteMe"];
         options?: never;
@@ -312,7 +312,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a user
-         * @description Superusers only. Their items go with them. The last active superuser cannot be deleted (409).
+         * @description Superusers only. Their items go with them, and so do the organizations they are the only member of. The last active superuser, or the last owner of an organization with other members, cannot be deleted (409).
          */
         delete: operations["deleteUser"];
         options?: never;
@@ -493,7 +493,7 @@ export interface paths {
         };
         /**
          * List your items
-         * @description Your items only, a page at a time (`skip`, `limit`), with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match.
+         * @description Your items only, a page at a time (`skip`, `limit`), with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match. With `cursor` (empty for the first page, then `next_cursor`), keyset pages: no count, and no row skipped or repeated while rows are added or removed.
          */
         get: operations["listItems"];
         put?: never;
@@ -6730,6 +6730,11 @@ export interface operations {
                 skip?: number;
                 /** @description Page size (1–100) */
                 limit?: number;
+                /**
+                 * @description Keyset paging: empty for the first page, then the `next_cursor` of the page before. Skips the count (`total` is null). Bound to the sort and filters it came with; with others, or altered, it is 422.
+                 * @example
+                 */
+                cursor?: string;
                 /** @description Only Item records with this is_active */
                 is_active?: boolean;
                 /** @description Case-insensitive substring of the name */
@@ -6747,6 +6752,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description The next page: `<url with cursor=next_cursor>; rel="next"`; absent on the last page */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6765,26 +6772,32 @@ export interface operations {
                      *       ],
                      *       "total": 1,
                      *       "page": 1,
-                     *       "size": 100
+                     *       "size": 100,
+                     *       "next_cursor": null
                      *     }
                      */
                     "application/json": {
                         items: components["schemas"]["Item"][];
                         /**
-                         * @description All matches, across pages
+                         * @description All matches, across pages; null on a cursor page (not counted)
                          * @example 1
                          */
-                        total: number;
+                        total: number | null;
                         /**
-                         * @description floor(skip / limit) + 1
+                         * @description floor(skip / limit) + 1; null on a cursor page
                          * @example 1
                          */
-                        page: number;
+                        page: number | null;
                         /**
                          * @description The limit asked for
                          * @example 100
                          */
                         size: number;
+                        /**
+                         * @description The `cursor` of the page after this one (also on offset pages, to continue by keyset); null on the last page
+                         * @example null
+                         */
+                        next_cursor: string | null;
                     };
                 };
             };

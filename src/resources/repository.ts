@@ -3,8 +3,7 @@ import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { Db } from '../db/client.js'
 import { isForeignKeyViolation } from '../db/errors.js'
 import { ForbiddenError, UnauthorizedError } from '../shared/errors.js'
-import { createPagedLists } from '../shared/listing.js'
-import type { Page } from '../shared/schemas.js'
+import { createPagedLists, type Keyset, type Listing, type Position } from '../shared/listing.js'
 import { orgNotFound } from '../modules/orgs/org-access.js'
 import type { Caller } from './scope.js'
 
@@ -28,7 +27,7 @@ export interface ScopedResource<Create extends object> {
   /** What a client may write, each with the value an insert takes when the field is not sent (none: required). */
   writable: { [K in keyof Create]-?: Writable }
   /** `defineSorts(...)` of the resource: turns the query's `sort` into ORDER BY. */
-  sorts: { orderBy(sort: string): SQL[] }
+  sorts: { orderBy(sort: string): SQL[]; keyset(sort: string): Keyset }
   /** Optional list filters, by query parameter name; a filter applies when its parameter is sent. */
   filters?: Record<string, ListFilter>
   /** Maps unique and foreign-key violations of the resource's own constraints. */
@@ -49,6 +48,9 @@ export interface ListQuery {
   skip: number
   limit: number
   sort: string
+  /** Sent (even empty): a keyset page (SPEC §9), starting after `after` (the decoded cursor) when there is one. */
+  cursor?: string
+  after?: Position
 }
 
 // Explicit casts use the base type: `varchar(255)` as a cast would truncate silently, an assignment refuses.
@@ -142,7 +144,7 @@ export function createScopedRepository<Row, Create extends object, Update extend
       return row
     },
 
-    list(caller: Caller, query: Query): Promise<Page<Row>> {
+    list(caller: Caller, query: Query): Promise<Listing<Row>> {
       const sent = filters.filter(([param]) => (query as Record<string, unknown>)[param] !== undefined)
       const params: Record<string, unknown> = { tenantId: caller.tenantId }
       for (const [param, filter] of sent) {
@@ -150,10 +152,14 @@ export function createScopedRepository<Row, Create extends object, Update extend
         params[param] = filter.param ? filter.param(value as never) : value
       }
       const key = `${query.sort}:${sent.map(([param]) => param).join(',')}`
-      return pages.list(key, () => ({
+      const shape = () => ({
         where: [eq(tenant, tenantId), ...sent.map(([param, filter]) => filter.where(sql.placeholder(param)))],
         orderBy: resource.sorts.orderBy(query.sort),
-      }), params, query.skip, query.limit)
+        keyset: resource.sorts.keyset(query.sort),
+      })
+      return query.cursor === undefined
+        ? pages.list(key, shape, params, query.skip, query.limit)
+        : pages.listAfter(key, shape, params, query.after, query.limit)
     },
 
     /** Changes only the fields sent; an empty change still answers the row (and stamps nothing). */

@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from '../shared/errors.js'
 import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../shared/schemas.js'
 import { JSON_MAX_BYTES } from './field-types.js'
 import { aOrAn, type Resource, type Row } from './define.js'
+import { createPageAnswers } from './pages.js'
 import type { Scope } from './scope.js'
 
 type Body = Record<string, unknown>
@@ -20,6 +21,10 @@ const collectionUrl = (scope: Scope, name: string, request: Request) =>
 /** The statuses every route of a scope can answer: an org resource adds 404 (not a member) and 403 (role). */
 const errorsOf = (scope: Scope) => (...statuses: number[]) =>
   problemResponses(...AUTHENTICATED_ERRORS, ...(scope.kind === 'org' ? [403, 404] : []), ...statuses)
+/** A list's 200 with its `Link` header. */
+const pageAnswer = (page: TSchema) => ({
+  ...page, headers: { Link: { type: 'string', description: 'The next page: `<url with cursor=next_cursor>; rel="next"`; absent on the last page' } },
+})
 
 /** json fields are capped once serialised: a schema cannot say how many bytes an object takes. */
 function assertJsonSizes(resource: Resource, body: Body): void {
@@ -72,7 +77,9 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     return reply.code(201).header('location', `${collectionUrl(scope, name, request)}/${row.id}`).send(row)
   }
   const listDescription = `${scope.kind === 'org' ? `The org's ${name}` : `Your ${name} only`}, a page at a time (\`skip\`, \`limit\`), `
-    + 'with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match.'
+    + 'with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match. '
+    + 'With `cursor` (empty for the first page, then `next_cursor`), keyset pages: no count, and no row skipped or repeated while rows are added or removed.'
+  const answerPage = createPageAnswers(app.config.secretKey, name)
   const access = (operation: keyof NonNullable<Scope['access']>) => (scope.access
     ? ` Takes the org role ${scope.access[operation] === 'creator' ? '`creator` (the member who created it, or an admin)' : `\`${scope.access[operation]}\` or above`}; a non-member gets 404.`
     : '')
@@ -90,11 +97,12 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
   app.get(base, {
     schema: {
       tags, operationId: `list${plural}`, summary: `List ${yours}`, description: `${listDescription}${access('read')}`,
-      ...prefixParams, querystring: schemas.listQuery, response: { 200: schemas.page, ...errors() },
+      ...prefixParams, querystring: schemas.listQuery, response: { 200: pageAnswer(schemas.page), ...errors() },
     },
-  }, async (raw) => {
+  }, async (raw, reply) => {
     const request = raw as Request
-    return repo.list(await scope.callerOf(request, 'read'), request.query as never)
+    const caller = await scope.callerOf(request, 'read')
+    return answerPage(request.url, reply, request.query as never, (query) => repo.list(caller, query as never))
   })
 
   app.get(`${base}/:id`, {
@@ -138,7 +146,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     return reply.code(204).send(null)
   })
 
-  if (resource.parent) await buildNestedRoutes(app, resource, { create, listDescription, created, plural, errors })
+  if (resource.parent) await buildNestedRoutes(app, resource, { create, listDescription, created, plural, errors, answerPage })
 }
 
 interface Shared {
@@ -147,6 +155,7 @@ interface Shared {
   created: Record<number, TSchema>
   plural: string
   errors: ReturnType<typeof errorsOf>
+  answerPage: ReturnType<typeof createPageAnswers>
 }
 
 /** `GET/POST /api/v1[/orgs/{org_id}]/<parent>/{<parent>_id}/<name>`: 404 unless the parent is in the caller's tenant. */
@@ -181,11 +190,12 @@ async function buildNestedRoutes(app: FastifyInstance, resource: Resource, share
     schema: {
       tags, operationId: `list${shared.plural}In${parent.title}`, summary: `List the ${name} of ${whose} ${parent.name}`,
       description: `${shared.listDescription} 404 when that ${parent.singular} is not ${scope.kind === 'org' ? "the org's" : 'yours'}.`,
-      params, querystring: schemas.nestedListQuery, response: { 200: schemas.page, ...shared.errors(404) },
+      params, querystring: schemas.nestedListQuery, response: { 200: pageAnswer(schemas.page), ...shared.errors(404) },
     },
-  }, async (raw) => {
+  }, async (raw, reply) => {
     const request = raw as Request
     const caller = await assertParent(request, 'read')
-    return repo.list(caller, { ...request.query, [field]: request.params[field] } as never)
+    const query = { ...request.query, [field]: request.params[field] } as never
+    return shared.answerPage(request.url, reply, query, (q) => repo.list(caller, q as never))
   })
 }

@@ -69,7 +69,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore
   app.delete('/me', {
     schema: {
       tags, operationId: 'deleteMe', summary: 'Delete your account',
-      description: 'Your items go with it and your tokens stop working. The last active superuser cannot delete itself (409).',
+      description: 'Your items go with it and your tokens stop working. The last active superuser cannot delete itself (409). '
+        + 'The last owner of an organization with other members cannot either (409 naming it); organizations you are the only member of go with you.',
       response: { 204: NoContentSchema, ...errors(409) },
     },
   }, async (request, reply) => {
@@ -109,7 +110,8 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore
     onRequest: requireSuperuser,
     schema: {
       tags, operationId: 'deleteUser', summary: 'Delete a user',
-      description: 'Superusers only. Their items go with them. The last active superuser cannot be deleted (409).',
+      description: 'Superusers only. Their items go with them, and so do the organizations they are the only member of. '
+        + 'The last active superuser, or the last owner of an organization with other members, cannot be deleted (409).',
       params: IdParamsSchema, response: { 204: NoContentSchema, ...errors(403, 404, 409) },
     },
   }, async (request, reply) => {

@@ -4,6 +4,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../../shared/erro
 import { createRefreshTokensRepository } from '../auth/refresh-tokens.repository.js'
 import { assertHashable, hashPassword, verifyPassword } from './passwords.js'
 import type { AccountEmailService } from '../account-email/account-email.service.js'
+import { releaseOrgsOfDeletedUser } from '../orgs/account-deletion.js'
 import type { UserCache } from './users.cache.js'
 import { createUsersRepository, type PublicUser, type UserChanges } from './users.repository.js'
 import type { PasswordChange, UserAdminUpdate, UserCreate, UserUpdateMe } from './users.schemas.js'
@@ -109,7 +110,10 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
     },
 
     async delete(id: number): Promise<void> {
-      const deleted = await guardLastSuperuser(id, true, (tx) => repo.delete(id, tx))
+      const deleted = await guardLastSuperuser(id, true, async (tx) => {
+        await releaseOrgsOfDeletedUser(id, tx)
+        return repo.delete(id, tx)
+      })
       cache?.invalidate(id)
       if (!deleted) throw new NotFoundError('User not found')
     },
