@@ -13,11 +13,13 @@ import { inFlightPlugin } from './plugins/in-flight.js'
 import { loadSheddingPlugin } from './plugins/load-shedding.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { readRoutingPlugin } from './plugins/read-routing.js'
 import { routeContractPlugin } from './plugins/route-contract.js'
 import { genRequestId } from './plugins/request-id.js'
 import { securityPlugin } from './plugins/security.js'
 import { buildSerializer } from './plugins/serialization.js'
 import { assertDecimalIdParam, buildValidator } from './plugins/validation.js'
+import { createCommitPositions } from './db/commit-positions.js'
 import { createCounterStore } from './shared/counter-store.js'
 import { ProblemSchema } from './shared/schemas.js'
 import { accountEmailRoutes } from './modules/account-email/account-email.routes.js'
@@ -26,6 +28,9 @@ import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { mailPlugin } from './modules/mail/mail.plugin.js'
+import { eventsPlugin } from './modules/events/events.plugin.js'
+import { eventsRoutes } from './modules/events/events.routes.js'
+import { createEventStats } from './modules/events/events.stats.js'
 import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
@@ -88,23 +93,28 @@ export async function buildApp({ config, database, logger, clock, resources = []
   app.decorate('database', database)
   app.addSchema(ProblemSchema)
 
-  const counterStore = await createCounterStore(config.redisUrl, logger, cluster.isWorker)
+  const counterStore = await createCounterStore(config.redis, logger, cluster.isWorker)
   const userCache = await createUserCache(database)
   app.decorate('userCache', userCache)
   const memberships = await createMembershipCache(database)
   app.decorate('memberships', memberships)
+  // Read-your-writes needs positions only with a replica to read from, and only when not switched off.
+  const positions = database.hasReplica && config.readYourWrites ? await createCommitPositions(config.redis, logger) : undefined
   app.addHook('onClose', async () => {
     await counterStore.close()
     await userCache.close()
     await memberships.close()
+    await positions?.close()
   })
 
+  const eventStats = createEventStats()
   if (config.metrics) {
     // Loaded only when on: with METRICS_PORT unset prom-client is never imported and requests pay nothing.
     const { metricsPlugin } = await import('./plugins/metrics/metrics.plugin.js')
-    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats })
+    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats, eventStats: () => eventStats })
   }
   await app.register(inFlightPlugin)
+  if (database.engine === 'postgres') await app.register(readRoutingPlugin, { positions })
   await app.register(connectionClosePlugin)
   await app.register(errorsPlugin)
   await app.register(loadSheddingPlugin, config.loadShedding)
@@ -115,6 +125,8 @@ export async function buildApp({ config, database, logger, clock, resources = []
   await app.register(routeContractPlugin)
   await app.register(openapiPlugin)
   await app.register(mailPlugin)
+  const allResources = [items, ...resources]
+  await app.register(eventsPlugin, { resources: allResources, stats: eventStats })
 
   await app.register(healthRoutes)
   await app.register(async (api) => {
@@ -125,6 +137,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await api.register(orgsRoutes, { cache: memberships, clock })
     await api.register(items.routes)
     for (const resource of resources) await api.register(resource.routes)
+    await api.register(eventsRoutes, { resourceNames: allResources.map((r) => r.name) })
   }, { prefix: '/api/v1' })
 
   return app
