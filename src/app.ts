@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Config } from './config.js'
 import type { Database } from './db/client.js'
+import { createInvalidationBus, type InvalidationBus } from './db/invalidation.js'
 import type { Tracing } from './tracing/tracing.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
@@ -44,6 +45,8 @@ declare module 'fastify' {
     database: Database
     /** Users as authentication sees them; see modules/users/users.cache.ts. */
     userCache: UserCache
+    /** Cross-instance invalidation a writer can wait for (db/invalidation.ts): the user cache's, and any other cache's. */
+    invalidation: InvalidationBus
     /** Callers' roles in orgs, asked on every org-scoped request (cached); see modules/orgs/memberships.cache.ts. */
     memberships: MembershipCache
   }
@@ -94,7 +97,9 @@ export async function buildApp({ config, database, logger, clock, resources = []
   app.addSchema(ProblemSchema)
 
   const counterStore = await createCounterStore(config.redis, logger, cluster.isWorker)
-  const userCache = await createUserCache(database)
+  const invalidation = createInvalidationBus(database, { logger })
+  const userCache = await createUserCache(database, invalidation)
+  app.decorate('invalidation', invalidation)
   app.decorate('userCache', userCache)
   const memberships = await createMembershipCache(database)
   app.decorate('memberships', memberships)

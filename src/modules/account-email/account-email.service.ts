@@ -19,7 +19,7 @@ export interface AccountEmailDeps {
   limits: MailRequestLimits
   /** Tells the outbox worker that a committed transaction queued mail. */
   wake: () => void
-  cache?: Pick<UserCache, 'invalidate'>
+  cache?: Pick<UserCache, 'afterChange'>
 }
 
 const INVALID_LINK = 'This link is invalid, used or expired: ask for a new one'
@@ -84,7 +84,7 @@ export function createAccountEmailService({ db, config, clock, limits, wake, cac
         await outbox.enqueue([mails.passwordChanged(user.email)], tx)
         return userId
       })
-      cache?.invalidate(userId)
+      await cache?.afterChange(userId)
       wake()
     },
 
@@ -106,7 +106,7 @@ export function createAccountEmailService({ db, config, clock, limits, wake, cac
         await users.update(userId, { email_verified: true }, tx)
         return userId
       })
-      cache?.invalidate(userId)
+      await cache?.afterChange(userId)
     },
 
     /** Mails a confirmation link to the new address and a notice to the current one; nothing changes until confirmed. */
@@ -135,7 +135,7 @@ export function createAccountEmailService({ db, config, clock, limits, wake, cac
         await revokeEmailTokensFor(tx, userId, ['email_change_confirmed'])
         return userId
       })
-      cache?.invalidate(userId)
+      await cache?.afterChange(userId)
     },
   }
 }

@@ -1,8 +1,10 @@
 import type { Database, Listener } from '../../db/client.js'
+import type { InvalidationBus } from '../../db/invalidation.js'
 import type { PublicUser } from './users.repository.js'
 
 export type CachedUser = PublicUser & { token_version: number }
 
+const CHANNEL = 'keel_user_changed'
 const TTL_MS = 30_000
 const MAX_ENTRIES = 10_000
 
@@ -12,7 +14,7 @@ const MAX_ENTRIES = 10_000
  * a user, and a trigger NOTIFYs every process (`keel_user_changed`) of any change made anywhere. While the
  * LISTEN connection is down the cache is bypassed, so a missed notification can never keep a revoked user in.
  */
-export async function createUserCache(database: Database) {
+export async function createUserCache(database: Database, bus?: InvalidationBus) {
   const entries = new Map<number, { user: CachedUser; expiresAt: number }>()
   // Bumped by every invalidation: a row read before a change must not be cached after it (see `set`).
   let generation = 0
@@ -23,8 +25,9 @@ export async function createUserCache(database: Database) {
     stats.invalidations++
     entries.delete(id)
   }
-  const listener: Listener = await database.listen(
-    'keel_user_changed',
+  const listen = bus ? bus.subscribe.bind(bus) : database.listen.bind(database)
+  const listener: Listener = await listen(
+    CHANNEL,
     (payload) => forget(Number(payload)),
     () => {
       generation++
@@ -52,6 +55,14 @@ export async function createUserCache(database: Database) {
       entries.set(user.id, { user, expiresAt: Date.now() + TTL_MS })
     },
     invalidate: forget,
+    /**
+     * After a committed change to user `id`: forgets it here, then waits until every other live instance has too
+     * (db/invalidation.ts), so the writer's answer means the old state is refused everywhere.
+     */
+    async afterChange(id: number): Promise<void> {
+      forget(id)
+      await bus?.settle(CHANNEL)
+    },
     /** `active`, or `bypassed` while notifications are not known to arrive (see db/listener.ts for the state). */
     status: () => ({ userCache: listener.isListening() ? 'active' as const : 'bypassed' as const, listen: listener.state() }),
     stats: () => ({ ...stats }),

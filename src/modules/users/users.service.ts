@@ -19,7 +19,7 @@ export type UsersAccountEmail = Pick<AccountEmailService, 'queueVerification' | 
  * `cache` is told of every change this process makes, before the answer leaves (other processes hear a NOTIFY).
  * `accountEmail` is absent only for start-up tasks (first superuser), which send no mail.
  */
-export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>, cache?: Pick<UserCache, 'invalidate'>, accountEmail?: UsersAccountEmail) {
+export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>, cache?: Pick<UserCache, 'afterChange'>, accountEmail?: UsersAccountEmail) {
   const repo = createUsersRepository(db)
   const refreshTokens = createRefreshTokensRepository(db)
 
@@ -82,7 +82,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
 
     async updateMe(id: number, input: UserUpdateMe): Promise<PublicUser> {
       const user = await repo.update(id, await toChanges(input))
-      cache?.invalidate(id)
+      await cache?.afterChange(id)
       if (!user) throw new NotFoundError('User not found')
       return user
     },
@@ -98,7 +98,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
         if (updated) await revokeEmailTokensFor(tx, id, adminEvents(changes))
         return updated
       })
-      cache?.invalidate(id)
+      await cache?.afterChange(id)
       if (!user) throw new NotFoundError('User not found')
       return user
     },
@@ -114,7 +114,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
         await refreshTokens.revokeAllForUser(id, tx)
         await revokeEmailTokensFor(tx, id, ['password_changed'])
       })
-      cache?.invalidate(id)
+      await cache?.afterChange(id)
     },
 
     async delete(id: number): Promise<void> {
@@ -122,7 +122,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
         await releaseOrgsOfDeletedUser(id, tx)
         return repo.delete(id, tx)
       })
-      cache?.invalidate(id)
+      await cache?.afterChange(id)
       if (!deleted) throw new NotFoundError('User not found')
     },
   }
