@@ -35,6 +35,8 @@ export interface BenchOptions {
   metricsCostRounds: number
   /** Rounds of item GET with OTEL_EXPORTER_OTLP_ENDPOINT set vs not (0: not measured). */
   tracingCostRounds: number
+  /** Rounds of item GET with DATABASE_REPLICA_URL set (to the same server) vs not (0: not measured). */
+  replicaCostRounds: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -55,6 +57,9 @@ const USAGE = `Usage: npm run bench -- [options]
   --metrics-rounds N         rounds of --metrics-cost (default 3; --smoke: 1)
   --tracing-cost             also item GET with tracing on (OTLP to a stand-in collector) vs off, alternating rounds
   --tracing-rounds N         rounds of --tracing-cost (default 3)
+  --replica-cost             also item GET with DATABASE_REPLICA_URL (the same server again: the routing's own cost)
+                             vs without, alternating rounds
+  --replica-rounds N         rounds of --replica-cost (default 3)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -86,6 +91,8 @@ const OPTIONS = {
   'metrics-rounds': { type: 'string' },
   'tracing-cost': { type: 'boolean', default: false },
   'tracing-rounds': { type: 'string' },
+  'replica-cost': { type: 'boolean', default: false },
+  'replica-rounds': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const
 
@@ -135,6 +142,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     // The smoke run exercises this path too (one round), so CI notices when it breaks.
     metricsCostRounds: values['metrics-cost'] || smoke ? positiveInt('metrics-rounds', values['metrics-rounds'], smoke ? 1 : 3) : 0,
     tracingCostRounds: values['tracing-cost'] ? positiveInt('tracing-rounds', values['tracing-rounds'], 3) : 0,
+    replicaCostRounds: values['replica-cost'] ? positiveInt('replica-rounds', values['replica-rounds'], 3) : 0,
   }
 }
 

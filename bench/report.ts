@@ -42,6 +42,8 @@ export interface BenchReport {
   /** Item GET with METRICS_PORT set vs unset (--metrics-cost). */
   metricsCost?: MetricsCostReport
   tracingCost?: FeatureCost & { spansReceived: number }
+  /** Item GET with DATABASE_REPLICA_URL (the primary's URL again) vs without (--replica-cost). */
+  replicaCost?: FeatureCost
   /** Harness failures: any of them makes the run exit non-zero. */
   problems: string[]
   /** Things in Keel's behaviour worth a look (errors, unclean stop, warnings logged). */
@@ -184,6 +186,10 @@ export function renderMarkdown(report: BenchReport): string {
   }
   if (report.metricsCost) lines.push(...metricsCostLines(report.metricsCost), '')
   if (report.tracingCost) lines.push(...tracingCostLines(report.tracingCost), '')
+  if (report.replicaCost) {
+    lines.push(...featureCostLines('replica routing', 'DATABASE_REPLICA_URL', 'the replica URL is the primary\'s again, so only the routing is measured',
+      report.replicaCost, 'read-your-writes on, positions in process memory'), '')
+  }
   const skipped = Object.entries(report.references.skipped)
   if (skipped.length) lines.push(...skipped.map(([id, why]) => `- reference ${id} skipped: ${why}`), '')
   if (report.observations.length) lines.push('Observations:', '', ...report.observations.map((o) => `- ${o}`), '')

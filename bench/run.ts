@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
 import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
-import { measureMetricsCost, measureTracingCost, type FeatureCost } from './feature-cost.js'
+import { measureFeatureCost, measureMetricsCost, measureTracingCost, type FeatureCost } from './feature-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
 import { renderMarkdown, writeResults, type BenchReport, type ScenarioReport } from './report.js'
@@ -95,7 +95,7 @@ async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: Se
 
 /** What --metrics-cost and --tracing-cost compare: item GET on two fresh Keels, the feature on and off (bench/feature-cost.ts). */
 interface FeatureRun<R extends FeatureCost> {
-  name: 'metrics' | 'tracing'
+  name: 'metrics' | 'tracing' | 'replica routing'
   /** The variable that turns the feature on, for the log. */
   variable: string
   rounds: number
@@ -294,6 +294,14 @@ async function main(): Promise<number> {
           measure: (spec) => measureTracingCost(root, env, options.nodeArgs, settings, spec, options.tracingCostRounds),
           store: (c) => { report.tracingCost = c },
           describe: (c) => `${c.spansReceived} spans exported`,
+        }, options, seeded, sessions, report)
+      }
+      if (options.replicaCostRounds) {
+        // The same server as the "replica": what is measured is the routing (context, position lookup, second pool).
+        await runFeatureCost({
+          name: 'replica routing', variable: 'DATABASE_REPLICA_URL', rounds: options.replicaCostRounds,
+          measure: (spec) => measureFeatureCost(root, env, { DATABASE_REPLICA_URL: env.DATABASE_URL! }, options.nodeArgs, settings, spec, options.replicaCostRounds),
+          store: (c) => { report.replicaCost = c },
         }, options, seeded, sessions, report)
       }
       const readerToken = sessions.accessTokens.get(seeded.reader.email)!

@@ -13,11 +13,13 @@ import { inFlightPlugin } from './plugins/in-flight.js'
 import { loadSheddingPlugin } from './plugins/load-shedding.js'
 import { openapiPlugin } from './plugins/openapi.js'
 import { rateLimitPlugin } from './plugins/rate-limit.js'
+import { readRoutingPlugin } from './plugins/read-routing.js'
 import { routeContractPlugin } from './plugins/route-contract.js'
 import { genRequestId } from './plugins/request-id.js'
 import { securityPlugin } from './plugins/security.js'
 import { buildSerializer } from './plugins/serialization.js'
 import { assertDecimalIdParam, buildValidator } from './plugins/validation.js'
+import { createCommitPositions } from './db/commit-positions.js'
 import { createCounterStore } from './shared/counter-store.js'
 import { ProblemSchema } from './shared/schemas.js'
 import { accountEmailRoutes } from './modules/account-email/account-email.routes.js'
@@ -88,15 +90,18 @@ export async function buildApp({ config, database, logger, clock, resources = []
   app.decorate('database', database)
   app.addSchema(ProblemSchema)
 
-  const counterStore = await createCounterStore(config.redisUrl, logger, cluster.isWorker)
+  const counterStore = await createCounterStore(config.redis, logger, cluster.isWorker)
   const userCache = await createUserCache(database)
   app.decorate('userCache', userCache)
   const memberships = await createMembershipCache(database)
   app.decorate('memberships', memberships)
+  // Read-your-writes needs positions only with a replica to read from, and only when not switched off.
+  const positions = database.hasReplica && config.readYourWrites ? await createCommitPositions(config.redis, logger) : undefined
   app.addHook('onClose', async () => {
     await counterStore.close()
     await userCache.close()
     await memberships.close()
+    await positions?.close()
   })
 
   if (config.metrics) {
@@ -105,6 +110,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats })
   }
   await app.register(inFlightPlugin)
+  if (database.engine === 'postgres') await app.register(readRoutingPlugin, { positions })
   await app.register(connectionClosePlugin)
   await app.register(errorsPlugin)
   await app.register(loadSheddingPlugin, config.loadShedding)

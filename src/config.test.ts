@@ -12,7 +12,7 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       env: 'development', host: '127.0.0.1', port: 8000, databaseUrl: undefined, migrateOnStart: true, algorithm: 'HS256',
       accessTokenTtlSeconds: 1800, refreshTokenTtlSeconds: 14 * 86_400, bcryptRounds: 10, corsOrigins: [],
-      rateLimitPerMinute: 600, loginRateLimitPerMinute: 10, redisUrl: undefined, firstSuperuser: undefined, logLevel: 'info', workers: 1,
+      rateLimitPerMinute: 600, loginRateLimitPerMinute: 10, redis: undefined, firstSuperuser: undefined, logLevel: 'info', workers: 1,
     })
     expect(Object.isFrozen(config)).toBe(true)
   })
@@ -34,6 +34,12 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ DATABASE_POOLER: 'statement' }, 'DATABASE_POOLER'],
+    [{ DATABASE_REPLICA_URL: 'postgres://replica/keel' }, 'DATABASE_REPLICA_URL needs DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://db/keel', DATABASE_REPLICA_URL: 'mysql://x' }, 'DATABASE_REPLICA_URL'],
+    [{ READ_YOUR_WRITES: 'sometimes' }, 'READ_YOUR_WRITES'],
+    [{ REDIS_SENTINELS: 'sentinel-without-port' }, 'REDIS_SENTINELS'],
+    [{ REDIS_SENTINELS: 'a:26379,b:99999' }, 'REDIS_SENTINELS'],
+    [{ REDIS_SENTINELS: 'a:26379', REDIS_URL: 'redis://x' }, 'not both'],
     [{ DATABASE_LISTEN_URL: 'redis://x' }, 'DATABASE_LISTEN_URL'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ ALGORITHM: 'none' }, 'ALGORITHM'],
@@ -58,6 +64,16 @@ describe('loadConfig', () => {
   ])('refuses %j with a message naming %s', (env, variable) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(ConfigError)
     expect(() => loadConfig({ DATA_DIR: dataDir(), ...env })).toThrow(new RegExp(variable))
+  })
+
+  it('Redis: one URL, or a master through Sentinel; a replica only with a primary', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), REDIS_URL: 'redis://cache:6379' }).redis).toEqual({ url: 'redis://cache:6379' })
+    expect(loadConfig({ DATA_DIR: dataDir(), REDIS_SENTINELS: 's1:26379, [::1]:26380' }).redis).toEqual({
+      sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }], name: 'mymaster',
+    })
+    const ha = loadConfig({ DATA_DIR: dataDir(), DATABASE_URL: 'postgres://p/keel', DATABASE_REPLICA_URL: 'postgres://r/keel', READ_YOUR_WRITES: 'false' })
+    expect(ha).toMatchObject({ databaseReplicaUrl: 'postgres://r/keel', readYourWrites: false })
+    expect(loadConfig({ DATA_DIR: dataDir() })).toMatchObject({ databaseReplicaUrl: undefined, readYourWrites: true })
   })
 
   it('metrics are off unless METRICS_PORT is set; shedding limits are in bytes, 0 = check off, loop delay 1 s in production', () => {

@@ -7,6 +7,7 @@ import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { resolvePooler, type DatabasePooler } from './db/poolers.js'
 import { resolveMailConfig, type MailConfig } from './modules/mail/mail.config.js'
+import { parseSentinels, type RedisTarget } from './shared/redis.js'
 
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
@@ -15,6 +16,9 @@ const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOLER: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('transaction')])),
   DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  // High availability (SPEC §10, docs/deploy.md): GETs read from replicas, each caller seeing its own writes.
+  DATABASE_REPLICA_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  READ_YOUR_WRITES: Type.Boolean({ default: true }),
   DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   MIGRATE_ON_START: Type.Boolean({ default: true }),
   SECRET_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -26,6 +30,8 @@ const EnvSchema = Type.Object({
   RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 600 }),
   LOGIN_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 10 }),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_SENTINEL_NAME: Type.String({ minLength: 1, default: 'mymaster' }),
   FIRST_SUPERUSER_EMAIL: Type.Optional(Type.String({ format: 'email' })),
   FIRST_SUPERUSER_PASSWORD: Type.Optional(Type.String({ minLength: 8 })),
   TRUST_PROXY: Type.String({ default: 'false' }),
@@ -71,6 +77,10 @@ export interface Config {
   readonly databasePooler: DatabasePooler
   /** The session connection for LISTEN: DATABASE_LISTEN_URL, else DATABASE_URL. */
   readonly databaseListenUrl: string | undefined
+  /** DATABASE_REPLICA_URL: where GETs read (db/router.ts); undefined = everything on DATABASE_URL. */
+  readonly databaseReplicaUrl: string | undefined
+  /** With a replica: a caller's reads wait for (or skip) a replica that has not replayed its last write. Off only to show what it prevents. */
+  readonly readYourWrites: boolean
   readonly dataDir: string
   readonly migrateOnStart: boolean
   readonly secretKey: string
@@ -81,7 +91,8 @@ export interface Config {
   readonly corsOrigins: readonly string[]
   readonly rateLimitPerMinute: number
   readonly loginRateLimitPerMinute: number
-  readonly redisUrl: string | undefined
+  /** The shared Redis (REDIS_URL, or REDIS_SENTINELS + REDIS_SENTINEL_NAME); undefined = in-process counters. */
+  readonly redis: RedisTarget | undefined
   readonly firstSuperuser: { readonly email: string; readonly password: string } | undefined
   /** false, or the addresses/CIDRs of the proxies in front of Keel (Fastify `trustProxy`). */
   readonly trustProxy: false | readonly string[]
@@ -141,6 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('Invalid configuration: FIRST_SUPERUSER_PASSWORD must be at most 72 bytes')
   }
 
+  if (e.DATABASE_REPLICA_URL && !e.DATABASE_URL) {
+    throw new ConfigError('Invalid configuration: DATABASE_REPLICA_URL needs DATABASE_URL (the embedded database has no replicas)')
+  }
   const workers = e.WORKERS === 'auto' ? availableParallelism() : e.WORKERS
   if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) {
     throw new ConfigError('Invalid configuration: METRICS_PORT must differ from PORT (metrics are never served on the public port)')
@@ -154,6 +168,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePooler: resolvePooler(e.DATABASE_POOLER, e.DATABASE_URL),
     databaseListenUrl: e.DATABASE_LISTEN_URL ?? e.DATABASE_URL,
+    databaseReplicaUrl: e.DATABASE_URL ? e.DATABASE_REPLICA_URL : undefined,
+    readYourWrites: e.READ_YOUR_WRITES,
     dataDir,
     migrateOnStart: e.MIGRATE_ON_START,
     secretKey: resolveSecretKey(e.SECRET_KEY, isProduction, dataDir),
@@ -164,7 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: Object.freeze(e.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean)),
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
-    redisUrl: e.REDIS_URL,
+    redis: resolveRedis(e),
     firstSuperuser: e.FIRST_SUPERUSER_EMAIL && e.FIRST_SUPERUSER_PASSWORD
       ? Object.freeze({ email: e.FIRST_SUPERUSER_EMAIL.toLowerCase(), password: e.FIRST_SUPERUSER_PASSWORD })
       : undefined,
@@ -187,6 +203,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined,
     mail: resolveMailConfig(e, isProduction, dataDir),
   })
+}
+
+function resolveRedis(e: Env): RedisTarget | undefined {
+  if (!e.REDIS_SENTINELS) return e.REDIS_URL ? Object.freeze({ url: e.REDIS_URL }) : undefined
+  if (e.REDIS_URL) throw new ConfigError('Invalid configuration: set REDIS_URL or REDIS_SENTINELS, not both')
+  const sentinels = parseSentinels(e.REDIS_SENTINELS)
+  if (!sentinels) {
+    throw new ConfigError(`Invalid configuration: REDIS_SENTINELS must be host:port[,host:port…] (got ${JSON.stringify(e.REDIS_SENTINELS)})`)
+  }
+  return Object.freeze({ sentinels: Object.freeze(sentinels), name: e.REDIS_SENTINEL_NAME })
 }
 
 function resolveSecretKey(given: string | undefined, isProduction: boolean, dataDir: string): string {

@@ -42,7 +42,10 @@ async function startServer(config: Config, logger: Logger): Promise<void> {
   // Before the database module: the pg instrumentation patches pg as it loads.
   const tracing = config.tracing ? (await import('./tracing/tracing.js')).startTracing(config.tracing) : undefined
   const { createDatabase } = await import('./db/client.js')
-  const database = await createDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, pooler: config.databasePooler, listenUrl: config.databaseListenUrl, logger })
+  const database = await createDatabase({
+    databaseUrl: config.databaseUrl, dataDir: config.dataDir, pooler: config.databasePooler, listenUrl: config.databaseListenUrl,
+    replicaUrl: config.databaseReplicaUrl, logger,
+  })
   const { app, tokens } = await listen(config, database, logger, tracing)
   logger.info({ engine: database.engine, startup_ms: Math.round(performance.now() - started) }, `Keel ready: docs at http://${config.host}:${config.port}/docs`)
 

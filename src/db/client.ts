@@ -1,14 +1,16 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
-import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import type pg from 'pg'
 import type { Logger } from 'pino'
 import { acquireDataDirLock } from './data-dir-lock.js'
 import { listenOnServer, type Listener } from './listener.js'
-import { discardTimedOutClients } from './pool-guard.js'
+import { createOutageLog, type OutageLog } from './outage.js'
+import { discardBrokenClients } from './pool-guard.js'
 import { dropStatementNames, type DatabasePooler } from './poolers.js'
+import { lsnToNumber } from './request-context.js'
+import { RoutingPool, type RouteTarget } from './router.js'
 
 export type { Listener } from './listener.js'
 
@@ -28,8 +30,14 @@ export interface Database {
    * missed (the connection dropped); `isListening()` says whether they are known to be received now.
    */
   listen(channel: string, onMessage: (payload: string) => void, onReset: () => void): Promise<Listener>
-  /** Resolves when the database answers a trivial query. */
+  /** Resolves when the database answers a trivial query: the primary, or else the replica (reads are still served). */
   ping(): Promise<void>
+  /** Whether GETs may read on a replica (DATABASE_REPLICA_URL). */
+  readonly hasReplica: boolean
+  /** The primary's current WAL insert position (bytes): at least the commit position of every write acknowledged so far. */
+  commitPosition?(): Promise<number>
+  /** A request was answered 503 because the database was unavailable: counted in the outage's log line (outage.ts). */
+  refused(err: unknown): void
   /** Connection-pool figures for /metrics; absent on the embedded engine (one connection, no pool). */
   poolStats?(): { total: number; idle: number; waiting: number }
   /** Closes the pool or the engine; later calls resolve with the first one. */
@@ -48,6 +56,8 @@ export interface DatabaseOptions {
   pooler?: DatabasePooler | undefined
   /** The session connection for LISTEN (DATABASE_LISTEN_URL); defaults to the database URL. */
   listenUrl?: string | undefined
+  /** DATABASE_REPLICA_URL: GETs read there (router.ts). Same pooler kind as the primary. */
+  replicaUrl?: string | undefined
   logger?: Logger | undefined
 }
 
@@ -63,22 +73,11 @@ export async function createDatabase(options: DatabaseOptions): Promise<Database
 async function createPostgresDatabase(url: string, options: DatabaseOptions): Promise<Database> {
   const { default: pg } = await import('pg')
   const { drizzle: drizzlePg } = await import('drizzle-orm/node-postgres')
-  const queryTimeout = options.queryTimeoutMs ?? 1_500
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolSize ?? 10,
-    // Both bounds keep a request that needs an unreachable or hanging database under the SPEC's 2 s before it
-    // answers 503. Waiting for a pooled connection (same bound) gives up before stalled queries free theirs.
-    connectionTimeoutMillis: 1_200,
-    query_timeout: queryTimeout,
-    idleTimeoutMillis: 30_000,
-    keepAlive: true,
-  })
-  // An idle client losing its server emits here; unhandled it would crash the process.
-  pool.on('error', (err) => options.logger?.warn({ err }, 'idle database connection failed'))
-  discardTimedOutClients(pool)
-  if (options.pooler === 'transaction') dropStatementNames(pool)
-  const db = drizzlePg({ client: pool })
+  const primary = openPool(pg, url, 'primary', options)
+  const pool = primary.pool
+  const replica = options.replicaUrl ? openPool(pg, options.replicaUrl, 'replica', options) : undefined
+  const router = new RoutingPool({ pg, primary, replica, unnamed: options.pooler === 'transaction' })
+  const db = drizzlePg({ client: router as unknown as pg.Pool })
   return {
     db,
     engine: 'postgres',
@@ -107,11 +106,41 @@ async function createPostgresDatabase(url: string, options: DatabaseOptions): Pr
       notify: (to, payload) => pool.query('select pg_notify($1, $2)', [to, payload]),
     }),
     async ping() {
-      await db.execute(sql`select 1`)
+      // Not through the router: readiness asks the servers themselves, whatever request it is part of.
+      await pool.query('select 1').catch(async (err: unknown) => {
+        if (!replica) throw err
+        await replica.pool.query('select 1')
+      })
     },
+    hasReplica: replica !== undefined,
+    async commitPosition() {
+      const { rows } = await pool.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn')
+      return lsnToNumber(rows[0]!.lsn)
+    },
+    refused: (err) => primary.log.refused(err),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
-    close: once(() => pool.end()),
+    close: once(async () => {
+      await Promise.all([pool.end(), replica?.pool.end()])
+    }),
   }
+}
+
+function openPool(pg: typeof import('pg').default, url: string, server: string, options: DatabaseOptions): RouteTarget & { log: OutageLog } {
+  const config: pg.PoolConfig = {
+    connectionString: url,
+    // Both bounds keep a request that needs an unreachable or hanging database under the SPEC's 2 s before it
+    // answers 503. Waiting for a pooled connection (same bound) gives up before stalled queries free theirs.
+    connectionTimeoutMillis: 1_200,
+    query_timeout: options.queryTimeoutMs ?? 1_500,
+    keepAlive: true,
+  }
+  const pool = new pg.Pool({ ...config, max: options.poolSize ?? 10, idleTimeoutMillis: 30_000 })
+  // An idle client losing its server emits here; unhandled it would crash the process. The outage log reports it
+  // once, with the first failing request, rather than once per connection.
+  pool.on('error', (err) => options.logger?.debug({ err, server }, 'idle database connection failed'))
+  discardBrokenClients(pool)
+  if (options.pooler === 'transaction') dropStatementNames(pool)
+  return { pool, config, log: createOutageLog(server, options.logger) }
 }
 
 async function createPgliteDatabase(options: DatabaseOptions): Promise<Database> {
@@ -151,6 +180,8 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
     async ping() {
       await pglite.query('select 1')
     },
+    hasReplica: false,
+    refused: () => undefined,
     close: once(async () => {
       await pglite.close()
       await releaseLock?.()

@@ -4,6 +4,9 @@ const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
   '57P01', '57P02', '57P03', // admin/crash shutdown, cannot connect now
   '53300', // too many connections
+  // read-only transaction: the connection reached a server that is (again) a standby, e.g. through a proxy that
+  // had not yet moved to the promoted leader during a failover. Nothing was written; the request may be retried.
+  '25006',
 ])
 const CONNECTION_MESSAGES = [
   'Connection terminated', 'timeout exceeded when trying to connect', 'Query read timeout',
@@ -47,4 +50,21 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     if (CONNECTION_MESSAGES.some((m) => message.includes(m))) return true
   }
   return false
+}
+
+const TIMEOUT_MESSAGES = ['timeout exceeded when trying to connect', 'Query read timeout']
+
+/**
+ * Unavailable, but quickly: the connection was refused, dropped, reached a standby or a server shutting down (a
+ * failover's symptoms). A read failing so is worth one more try on a new connection. A timeout is not: the retry
+ * would wait as long again, past the 2 s within which a request must answer (SPEC §4).
+ */
+export function isRetryableRead(err: unknown): boolean {
+  if (!isDatabaseUnavailable(err)) return false
+  for (const e of causes(err)) {
+    if (e.code === 'ETIMEDOUT') return false
+    const message = typeof e.message === 'string' ? e.message : ''
+    if (TIMEOUT_MESSAGES.some((m) => message.includes(m))) return false
+  }
+  return true
 }

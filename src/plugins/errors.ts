@@ -69,8 +69,12 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
       request.log.error({ err }, 'unhandled error')
       return sendProblem(reply, new AppError(500, 'Internal Server Error', 'An unexpected error occurred'))
     }
+    if (isDatabaseUnavailable(err)) {
+      // One outage, two log lines (db/outage.ts), not a stack per request: a failover refuses thousands.
+      request.server.database.refused(err)
+      request.log.debug({ err }, problem.detail)
     // A draining instance refusing readiness is doing its job (SPEC §7), not failing.
-    if (problem.status >= 500 && !request.server.draining) request.log.error({ err }, problem.detail)
+    } else if (problem.status >= 500 && !request.server.draining) request.log.error({ err }, problem.detail)
     else if (problem.status !== 404 && problem.status !== 401) request.log.info({ status: problem.status, detail: problem.detail }, 'request rejected')
     return sendProblem(reply, problem)
   })

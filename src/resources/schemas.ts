@@ -1,6 +1,7 @@
 import { Type, type TSchema } from 'typebox'
 import { defineSorts } from '../shared/listing.js'
-import { PageSchema, PagingQuerySchema } from '../shared/schemas.js'
+import { PagingQuerySchema } from '../shared/schemas.js'
+import { CursorQuerySchema, ListPageSchema } from './pages.js'
 import { fieldType, type Field } from './field-types.js'
 import type { Scope } from './scope.js'
 import type { ResourceTable } from './table.js'
@@ -70,6 +71,7 @@ export function buildSchemas({ title, singular, fields, table, scope, examples, 
   }, table.id)
   const listQuery = (omit?: string) => Type.Object({
     ...PagingQuerySchema,
+    ...CursorQuerySchema,
     ...Object.fromEntries(fields.filter((f) => fieldType(f).filter && f.name !== omit).map((f) => [f.name,
       Type.Optional({ ...fieldType(f).input(f), description: `Only ${title} records with this ${f.name}` })])),
     ...(search.length ? {
@@ -85,7 +87,7 @@ export function buildSchemas({ title, singular, fields, table, scope, examples, 
     update: closed(`${title}Update`, Object.fromEntries(fields.map((f) => [f.name, Type.Optional(input(f))])), updateExample, 'Only the fields sent change.'),
     listQuery: listQuery(),
     nestedListQuery: listQuery(parentField),
-    page: PageSchema(Type.Ref(title), title, example as never),
+    page: ListPageSchema(Type.Ref(title), title, example as never),
     sorts,
     search,
   }

@@ -1,6 +1,6 @@
-import { once } from 'node:events'
 import type { Logger } from 'pino'
 import { createClusterCounterStore } from './cluster-counter-store.js'
+import { createRedis, type RedisTarget } from './redis.js'
 
 export interface Hit {
   /** Hits in the current window, this one included. */
@@ -92,21 +92,11 @@ return {count, ttl}`
  * Redis-backed counters shared by every instance. While Redis is unreachable it falls back to
  * in-process counters (limits then hold per instance) and logs a warning; it returns to Redis by itself.
  */
-export async function createRedisCounterStore(url: string, logger: Logger): Promise<CounterStore> {
-  const { Redis } = await import('ioredis') // loaded only when REDIS_URL is set
-  const redis = new Redis(url, {
-    enableOfflineQueue: false, // fail fast instead of queueing while disconnected
-    maxRetriesPerRequest: 1,
-    connectTimeout: 1_000,
-    commandTimeout: 500,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-  })
+export async function createRedisCounterStore(target: RedisTarget, logger: Logger): Promise<CounterStore> {
+  const redis = await createRedis(target)
   redis.defineCommand('keelHit', { numberOfKeys: 1, lua: HIT_SCRIPT })
   const fallback = createMemoryCounterStore()
   let degraded = false
-  redis.on('error', () => undefined) // failures are reported once per outage by hit(), not once per retry
-  // Give Redis a moment at start, so the first requests are counted in the shared store, not locally.
-  await Promise.race([once(redis, 'ready').catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1_000).unref())])
   return {
     async hit(key, windowMs) {
       try {
@@ -133,10 +123,10 @@ export async function createRedisCounterStore(url: string, logger: Logger): Prom
 }
 
 /**
- * Redis when a URL is configured (several instances share limits); otherwise the cluster primary's counters
+ * Redis when configured (several instances share limits); otherwise the cluster primary's counters
  * in a worker (`inWorker`), or in-process counters.
  */
-export async function createCounterStore(redisUrl: string | undefined, logger: Logger, inWorker = false): Promise<CounterStore> {
-  if (redisUrl) return createRedisCounterStore(redisUrl, logger)
+export async function createCounterStore(redis: RedisTarget | undefined, logger: Logger, inWorker = false): Promise<CounterStore> {
+  if (redis) return createRedisCounterStore(redis, logger)
   return inWorker ? createClusterCounterStore() : createMemoryCounterStore()
 }

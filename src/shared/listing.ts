@@ -3,7 +3,6 @@ import { and, asc, count, desc, sql, type SQL } from 'drizzle-orm'
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import { Type } from 'typebox'
 import type { Db } from '../db/client.js'
-import { toPage, type Page } from './schemas.js'
 
 /**
  * Sort options for a list: each named column sorts ascending, `-name` descending, and the primary key
@@ -11,9 +10,13 @@ import { toPage, type Page } from './schemas.js'
  */
 export function defineSorts<const K extends string>(columns: Record<K, PgColumn>, tieBreaker: PgColumn) {
   const orders = new Map<string, SQL[]>()
+  const keysets = new Map<string, Keyset>()
   for (const [name, column] of Object.entries(columns) as [K, PgColumn][]) {
     orders.set(name, column === tieBreaker ? [asc(column)] : [asc(column), asc(tieBreaker)])
     orders.set(`-${name}`, column === tieBreaker ? [desc(column)] : [desc(column), desc(tieBreaker)])
+    const sortColumn = column === tieBreaker ? undefined : column
+    keysets.set(name, { column: sortColumn, tie: tieBreaker, descending: false })
+    keysets.set(`-${name}`, { column: sortColumn, tie: tieBreaker, descending: true })
   }
   const names = [...orders.keys()] as (K | `-${K}`)[]
   return {
@@ -26,7 +29,50 @@ export function defineSorts<const K extends string>(columns: Record<K, PgColumn>
       description: `Sort order: ${names.join(', ')} (a leading - sorts descending)`,
     }),
     orderBy: (name: string): SQL[] => orders.get(name) ?? orders.get(names[0]!)!,
+    keyset: (name: string): Keyset => keysets.get(name) ?? keysets.get(names[0]!)!,
   }
+}
+
+/** A sort as keyset pagination sees it: the sort column (none when sorting by the tie-breaker itself), its direction. */
+export interface Keyset {
+  column: PgColumn | undefined
+  tie: PgColumn
+  descending: boolean
+}
+
+/** Where a page ends: its last row's sort value as PostgreSQL prints it (null: NULL, or sorted by id) and its id. */
+export interface Position {
+  value: string | null
+  id: number
+}
+
+/** A page of a list: `total` and `page` are null on keyset (cursor) pages; `next` is where the next page starts. */
+export interface Listing<T> {
+  items: T[]
+  total: number | null
+  page: number | null
+  size: number
+  next: Position | null
+}
+
+export type OffsetListing<T> = Listing<T> & { total: number; page: number }
+
+// Explicit casts use the base type: `varchar(255)` as a cast would truncate silently, an assignment refuses.
+export const baseType = (column: PgColumn) => column.getSQLType().replace(/\(.*\)$/, '')
+
+/**
+ * Rows after `afterValue`/`afterId` in the keyset's order. A row comparison `(column, id) > (v, i)` walks the
+ * `(owner, column, id)` index from the position on. A nullable column needs the NULLs placed as ORDER BY places
+ * them (last ascending, first descending), so a page may start among them; the value is cast back from its text.
+ */
+function afterCondition({ column, tie, descending }: Keyset, afterNull: boolean): SQL {
+  const id = sql.placeholder('afterId')
+  const past = sql.raw(descending ? '<' : '>')
+  if (!column) return sql`${tie} ${past} ${id}`
+  const beyond = sql`(${column}, ${tie}) ${past} (${sql.placeholder('afterValue')}::${sql.raw(baseType(column))}, ${id})`
+  if (column.notNull) return beyond
+  if (descending) return afterNull ? sql`((${column} is null and ${tie} < ${id}) or ${column} is not null)` : beyond
+  return afterNull ? sql`(${column} is null and ${tie} > ${id})` : sql`(${beyond} or ${column} is null)`
 }
 
 /** Escapes `%`, `_` and `\` so a user's search text matches literally inside ILIKE '%…%'. */
@@ -38,44 +84,70 @@ export function likeContains(text: string): string {
 export interface ListShape {
   where: (SQL | undefined)[]
   orderBy: SQL[]
+  /** The sort as keyset pages need it; a list that offers only offset pages may leave it out. */
+  keyset?: Keyset
 }
 
 const TOTAL = '__total'
+const AT = '__at'
+type Fetched<T> = T & { [TOTAL]?: number; [AT]: string | null; id: number }
 
 /**
- * Paged lists over `table`, one prepared statement per shape (a combination of filters and sort, named by `key`),
+ * Paged lists over `table`, prepared statements per shape (a combination of filters and sort, named by `key`),
  * built and prepared on first use: a list then costs one round trip, with no SQL building and no planning.
- * The total rides along as an uncorrelated subquery, which PostgreSQL evaluates once (an InitPlan); only a page
- * past the end (no rows to carry it) asks for the count on its own.
+ * Offset pages carry the total as an uncorrelated subquery, which PostgreSQL evaluates once (an InitPlan); only a
+ * page past the end (no rows to carry it) asks for the count on its own. Keyset pages (`listAfter`) count nothing
+ * and read one row more than the page to know whether another page follows. Every row carries its sort value as
+ * text (`__at`), so a page knows where the next one starts.
  */
 export function createPagedLists<T>(db: Db, name: string, table: PgTable, columns: Record<string, PgColumn>) {
-  const statements = new Map<string, { page: Prepared; count: Prepared }>()
-  const prepare = (key: string, shape: ListShape) => {
-    const where = and(...shape.where)
-    const filter = where ? sql` where ${where}` : sql``
-    // Named after the shape, not the order shapes were first used: a name always stands for the same SQL, on
-    // every connection, whichever repository instance prepared it first.
-    const id = `${name}_${createHash('sha1').update(key).digest('hex').slice(0, 12)}`
-    const prepared = {
-      page: db.select({ ...columns, [TOTAL]: sql<number>`(select count(*) from ${table}${filter})`.mapWith(Number) })
-        .from(table).where(where).orderBy(...shape.orderBy)
-        .limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).prepare(`${id}_page`),
-      count: db.select({ total: count() }).from(table).where(where).prepare(`${id}_count`),
-    }
-    statements.set(key, prepared)
-    return prepared
+  const shapes = new Map<string, ListShape>()
+  const statements = new Map<string, Prepared>()
+  // Named after the shape, not the order shapes were first used: a name always stands for the same SQL, on
+  // every connection, whichever repository instance prepared it first.
+  const prepared = (key: string, statement: string, build: (shape: ListShape, id: string) => Prepared) => {
+    const cached = statements.get(`${key}:${statement}`)
+    if (cached) return cached
+    const built = build(shapes.get(key)!, `${name}_${createHash('sha1').update(key).digest('hex').slice(0, 12)}_${statement}`)
+    statements.set(`${key}:${statement}`, built)
+    return built
   }
+  const at = (keyset: Keyset | undefined) => sql<string | null>`${keyset?.column ?? sql`null`}::text`
+  const items = (rows: Fetched<T>[]) => rows.map(({ [TOTAL]: _total, [AT]: _at, ...row }) => row as T)
+  const positionOf = (row: Fetched<T>): Position => ({ value: row[AT], id: row.id })
+
   return {
-    /** One page for the shape `key` (built by `shape()` the first time), with `params` bound to its placeholders. */
-    async list(key: string, shape: () => ListShape, params: Record<string, unknown>, skip: number, limit: number): Promise<Page<T>> {
-      const { page, count: countAll } = statements.get(key) ?? prepare(key, shape())
-      const rows = (await page.execute({ ...params, limit, offset: skip })) as (T & { [TOTAL]: number })[]
+    /** One offset page for the shape `key` (built by `shape()` the first time), with `params` bound to its placeholders. */
+    async list(key: string, shape: () => ListShape, params: Record<string, unknown>, skip: number, limit: number): Promise<OffsetListing<T>> {
+      if (!shapes.has(key)) shapes.set(key, shape())
+      const page = prepared(key, 'page', ({ where, orderBy, keyset }, id) => {
+        const filter = and(...where)
+        return db.select({ ...columns, [TOTAL]: sql<number>`(select count(*) from ${table}${filter ? sql` where ${filter}` : sql``})`.mapWith(Number), [AT]: at(keyset) })
+          .from(table).where(filter).orderBy(...orderBy).limit(sql.placeholder('limit')).offset(sql.placeholder('offset')).prepare(id)
+      })
+      const rows = (await page.execute({ ...params, limit, offset: skip })) as Fetched<T>[]
+      const pageNumber = Math.floor(skip / limit) + 1
       if (rows.length === 0) {
+        const countAll = prepared(key, 'count', ({ where }, id) => db.select({ total: count() }).from(table).where(and(...where)).prepare(id))
         const total = skip === 0 ? 0 : ((await countAll.execute(params)) as { total: number }[])[0]?.total ?? 0
-        return toPage([], total, skip, limit)
+        return { items: [], total, page: pageNumber, size: limit, next: null }
       }
-      const total = rows[0]![TOTAL]
-      return toPage(rows.map(({ [TOTAL]: _total, ...row }) => row as T), total, skip, limit)
+      const total = rows[0]![TOTAL]!
+      return { items: items(rows), total, page: pageNumber, size: limit, next: skip + rows.length < total ? positionOf(rows.at(-1)!) : null }
+    },
+
+    /** One keyset page: the first when `after` is undefined, else the rows after that position in the shape's order. */
+    async listAfter(key: string, shape: () => ListShape, params: Record<string, unknown>, after: Position | undefined, limit: number): Promise<Listing<T>> {
+      if (!shapes.has(key)) shapes.set(key, shape())
+      const keyset = shapes.get(key)!.keyset!
+      const mode = after === undefined ? 'first' : after.value === null && keyset.column ? 'after_null' : 'after'
+      const page = prepared(key, mode, ({ where, orderBy }, id) => db.select({ ...columns, [AT]: at(keyset) }).from(table)
+        .where(and(...where, mode === 'first' ? undefined : afterCondition(keyset, mode === 'after_null')))
+        .orderBy(...orderBy).limit(sql.placeholder('limit')).prepare(id))
+      const rows = (await page.execute({ ...params, limit: limit + 1, afterValue: after?.value, afterId: after?.id })) as Fetched<T>[]
+      const more = rows.length > limit
+      const shown = rows.slice(0, limit)
+      return { items: items(shown), total: null, page: null, size: limit, next: more ? positionOf(shown.at(-1)!) : null }
     },
   }
 }

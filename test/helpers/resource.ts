@@ -153,7 +153,7 @@ export function describeResource(resource: Resource, options: { build?: () => Pr
       const user = await newActor()
       const rows = [await createRow(user), await createRow(user), await createRow(user)]
       await createRow(await newActor())
-      expect(await list(user, '?skip=1&limit=1')).toEqual({ items: [rows[1]], total: 3, page: 2, size: 1 })
+      expect(await list(user, '?skip=1&limit=1')).toEqual({ items: [rows[1]], total: 3, page: 2, size: 1, next_cursor: expect.any(String) })
       expect((await list(user, '?sort=-id')).items.map((r) => r.id)).toEqual(rows.map((r) => r.id).reverse())
       const sorts = ['id', 'created_at', ...fields.filter((f) => f.sort).map((f) => f.name)]
       for (const sort of sorts.flatMap((s) => [s, `-${s}`])) {
@@ -296,7 +296,7 @@ export function describeResource(resource: Resource, options: { build?: () => Pr
         const row = expectOk(res, 201)
         expect(row[field]).toBe(here.id)
         expect(res.headers.location).toBe(`${base(user)}/${row.id}`)
-        expect(expectOk(await send(user, 'GET', nested(user, here.id)), 200)).toEqual({ items: [row], total: 1, page: 1, size: 100 })
+        expect(expectOk(await send(user, 'GET', nested(user, here.id)), 200)).toEqual({ items: [row], total: 1, page: 1, size: 100, next_cursor: null })
         expectProblem(await send(user, 'POST', nested(user, here.id), { ...body, [field]: here.id }), 422)
       })
 

@@ -170,7 +170,7 @@ describe('GET /api/v1/items', () => {
     const page = res.json()
     expect(page).toMatchObject({ total: 5, page: 2, size: 2 })
     expect(page.items.map((i: { name: string }) => i.name)).toEqual(['n2', 'n3'])
-    expect((await list(owner, '?skip=10&limit=3')).json()).toEqual({ items: [], total: 5, page: 4, size: 3 })
+    expect((await list(owner, '?skip=10&limit=3')).json()).toEqual({ items: [], total: 5, page: 4, size: 3, next_cursor: null })
     expect((await list(other)).json().total).toBe(1)
   })
 
