@@ -1,1 +1,2 @@
+ALTER TABLE items DROP COLUMN version;
 DROP INDEX items_name_trgm_idx;

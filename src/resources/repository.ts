@@ -2,9 +2,10 @@ import { and, eq, getTableColumns, sql, type Placeholder, type SQL } from 'drizz
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core'
 import type { Db } from '../db/client.js'
 import { isForeignKeyViolation } from '../db/errors.js'
-import { ForbiddenError, UnauthorizedError } from '../shared/errors.js'
+import { ForbiddenError, PreconditionFailedError, UnauthorizedError } from '../shared/errors.js'
 import { createPagedLists, type Keyset, type Listing, type Position } from '../shared/listing.js'
 import { orgNotFound } from '../modules/orgs/org-access.js'
+import { versionsInclude } from './etag.js'
 import type { Caller } from './scope.js'
 
 /** A list filter: the condition on a bound value, and how a query value becomes that value (e.g. a LIKE pattern). */
@@ -96,25 +97,39 @@ export function createScopedRepository<Row, Create extends object, Update extend
       ...(creator ? { [keyOf(creator)]: sql.placeholder('userId') } : {}),
     })
     .returning().prepare(`${name}_insert`)
+  const version = columns.version!
   const updateSet = {
     ...Object.fromEntries(fields.map(([field, { column }]) => [field,
       sql`case when ${sql.placeholder(`${field}Sent`)}::boolean then ${bound(column, field)} else ${column} end`])),
     updated_at: sql`now()`,
+    version: sql`${version} + 1`,
   }
+  // If-Match (SPEC §9): the versions it accepts, checked by the write itself (null: no condition).
+  const ifMatch = sql.placeholder('ifMatch')
+  const matching = (where: SQL | undefined) => and(where, sql`(${ifMatch}::int[] is null or ${version} = any(${ifMatch}::int[]))`)
   const updates = {
-    any: db.update(table).set(updateSet).where(owned).returning().prepare(`${name}_update_for_owner`),
-    created: db.update(table).set(updateSet).where(created).returning().prepare(`${name}_update_for_creator`),
+    any: db.update(table).set(updateSet).where(matching(owned)).returning().prepare(`${name}_update_for_owner`),
+    created: db.update(table).set(updateSet).where(matching(created)).returning().prepare(`${name}_update_for_creator`),
   }
   const deletes = {
-    any: db.delete(table).where(owned).returning({ id }).prepare(`${name}_delete_for_owner`),
-    created: db.delete(table).where(created).returning({ id }).prepare(`${name}_delete_for_creator`),
+    any: db.delete(table).where(matching(owned)).returning({ id }).prepare(`${name}_delete_for_owner`),
+    created: db.delete(table).where(matching(created)).returning({ id }).prepare(`${name}_delete_for_creator`),
   }
-  const paramsOf = (caller: Caller, rowId: number) => ({ tenantId: caller.tenantId, id: rowId, userId: caller.userId })
+  const paramsOf = (caller: Caller, rowId: number, versions: string | null = null) =>
+    ({ tenantId: caller.tenantId, id: rowId, userId: caller.userId, ifMatch: versions })
   const forbidden = (operation: string) => new ForbiddenError(`Only the member who created ${resource.aSingular}, or an admin, can ${operation} it`)
-  /** Nothing matched a creator-narrowed write: 403 when the row is there (the caller may read it), else 404. */
-  const narrowed = async (caller: Caller, rowId: number, operation: string) => {
-    if (caller.onlyCreatedBy !== undefined && (await findOne.execute(paramsOf(caller, rowId))).length > 0) throw forbidden(operation)
+  /**
+   * Nothing matched a write: 404 when the row is not the tenant's; else 403 when a creator rule refused it (the
+   * caller may read it), or 412 when If-Match did.
+   */
+  const narrowed = async (caller: Caller, rowId: number, operation: string, versions: string | undefined) => {
+    if (caller.onlyCreatedBy === undefined && versions === undefined) return
+    const [row] = (await findOne.execute(paramsOf(caller, rowId))) as Record<string, unknown>[]
+    if (!row) return
+    if (caller.onlyCreatedBy !== undefined && row.created_by !== caller.onlyCreatedBy) throw forbidden(operation)
+    throw stale()
   }
+  const stale = () => new PreconditionFailedError('The row changed since it was read (If-Match does not match its ETag)')
   const pages = createPagedLists<Row>(db, `${name}_list`, table, columns)
   const filters = Object.entries(resource.filters ?? {})
 
@@ -162,15 +177,19 @@ export function createScopedRepository<Row, Create extends object, Update extend
         : pages.listAfter(key, shape, params, query.after, query.limit)
     },
 
-    /** Changes only the fields sent; an empty change still answers the row (and stamps nothing). */
-    async update(caller: Caller, rowId: number, changes: Update): Promise<Row | undefined> {
+    /**
+     * Changes only the fields sent; an empty change still answers the row (and stamps nothing). `versions` (If-Match,
+     * as `int[]` text) makes the statement change the row only at one of those versions.
+     */
+    async update(caller: Caller, rowId: number, changes: Update, versions?: string): Promise<Row | undefined> {
       if (Object.keys(changes).length === 0) {
         const row = await this.find(caller, rowId)
         // An empty change is still refused to whom the rule refuses: the answer must not depend on the body.
         if (row && caller.onlyCreatedBy !== undefined && (row as Record<string, unknown>).created_by !== caller.onlyCreatedBy) throw forbidden('update')
+        if (row && versions !== undefined && !versionsInclude(versions, (row as Record<string, unknown>).version)) throw stale()
         return row
       }
-      const params: Record<string, unknown> = paramsOf(caller, rowId)
+      const params: Record<string, unknown> = paramsOf(caller, rowId, versions)
       for (const [field, spec] of fields) {
         const value = (changes as Record<string, unknown>)[field]
         params[`${field}Sent`] = value !== undefined
@@ -178,14 +197,14 @@ export function createScopedRepository<Row, Create extends object, Update extend
       }
       const statement = caller.onlyCreatedBy === undefined ? updates.any : updates.created
       const [row] = (await translate('update', () => statement.execute(params))) as Row[]
-      if (!row) await narrowed(caller, rowId, 'update')
+      if (!row) await narrowed(caller, rowId, 'update', versions)
       return row
     },
 
-    async remove(caller: Caller, rowId: number): Promise<boolean> {
+    async remove(caller: Caller, rowId: number, versions?: string): Promise<boolean> {
       const statement = caller.onlyCreatedBy === undefined ? deletes.any : deletes.created
-      const rows = (await translate('delete', () => statement.execute(paramsOf(caller, rowId)))) as unknown[]
-      if (rows.length === 0) await narrowed(caller, rowId, 'delete')
+      const rows = (await translate('delete', () => statement.execute(paramsOf(caller, rowId, versions)))) as unknown[]
+      if (rows.length === 0) await narrowed(caller, rowId, 'delete', versions)
       return rows.length > 0
     },
   }

@@ -4,6 +4,7 @@ import { NotFoundError, ValidationError } from '../shared/errors.js'
 import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../shared/schemas.js'
 import { JSON_MAX_BYTES } from './field-types.js'
 import { aOrAn, type Resource, type Row } from './define.js'
+import { conditionalHeaders, etagHeader, ifMatchVersions, sendRow } from './etag.js'
 import { createPageAnswers } from './pages.js'
 import type { Scope } from './scope.js'
 
@@ -56,7 +57,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
   const anothers = scope.kind === 'org' ? "Another org's" : "Another user's"
   const prefixParams = scope.prefixParams.length ? { params: paramsOf(...scope.prefixParams) } : {}
   const plural = title.endsWith('y') ? `${title.slice(0, -1)}ies` : /(s|x|z|ch|sh)$/.test(title) ? `${title}es` : `${title}s`
-  const one = (description: string, extra: object = {}) => Type.Ref(title, { description, ...extra }) as unknown as TSchema
+  const one = (description: string, headers: object = {}) => Type.Ref(title, { description, headers: { ...etagHeader, ...headers } }) as unknown as TSchema
   const found = (row: Row | undefined): Row => {
     if (row === undefined) throw new NotFoundError(`${title} not found`)
     return row
@@ -65,7 +66,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
   const writeConflict = resource.fields.some((f) => f.unique) ? [409] : []
   const created = {
     201: one(`The created ${singular}`, {
-      headers: { Location: { type: 'string', description: `The URL of the new ${singular}`, examples: [`/api/v1${base.replace(':org_id', '1')}/1`] } },
+      Location: { type: 'string', description: `The URL of the new ${singular}`, examples: [`/api/v1${base.replace(':org_id', '1')}/1`] },
     }),
     ...errors(400, 413, 415, ...writeConflict),
   }
@@ -74,7 +75,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     assertJsonSizes(resource, body)
     const input = hooks.beforeCreate ? await hooks.beforeCreate(caller, body, db) : body
     const row = await repo.insert(caller, input)
-    return reply.code(201).header('location', `${collectionUrl(scope, name, request)}/${row.id}`).send(row)
+    return sendRow(request, reply.header('location', `${collectionUrl(scope, name, request)}/${row.id}`), row as Row, 201)
   }
   const listDescription = `${scope.kind === 'org' ? `The org's ${name}` : `Your ${name} only`}, a page at a time (\`skip\`, \`limit\`), `
     + 'with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match. '
@@ -109,27 +110,29 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     schema: {
       tags, operationId: `get${title}`, summary: `Get one of ${yours}`,
       description: `${anothers} ${singular} is 404, as if it did not exist.${access('read')}`,
-      params: rowParams, response: { 200: one(`The ${singular}`), ...errors(404) },
+      params: rowParams, headers: conditionalHeaders('if-none-match'),
+      response: { 200: one(`The ${singular}`), 304: { description: 'Not Modified: If-None-Match names the current ETag', ...NoContentSchema }, ...errors(404) },
     },
-  }, async (raw) => {
+  }, async (raw, reply) => {
     const request = raw as Request
-    return found(await repo.find(await scope.callerOf(request, 'read'), request.params.id!))
+    return sendRow(request, reply, found(await repo.find(await scope.callerOf(request, 'read'), request.params.id!)))
   })
 
   const update = (operationId: string, summary: string) => ({
     schema: {
       tags, operationId, summary,
       description: `Only the fields sent change; \`updated_at\` is set. ${anothers} ${singular} is 404.${access('update')}`,
-      params: rowParams, body: schemas.update, response: { 200: one(`The updated ${singular}`), ...errors(400, 404, 413, 415, ...writeConflict) },
+      params: rowParams, headers: conditionalHeaders('if-match'), body: schemas.update,
+      response: { 200: one(`The updated ${singular}`), ...errors(400, 404, 412, 413, 415, ...writeConflict) },
     },
   })
-  const handleUpdate = async (raw: FastifyRequest) => {
+  const handleUpdate = async (raw: FastifyRequest, reply: FastifyReply) => {
     const request = raw as Request
     const caller = await scope.callerOf(request, 'update')
     assertJsonSizes(resource, request.body)
     const id = request.params.id!
     const changes = hooks.beforeUpdate ? await hooks.beforeUpdate(caller, id, request.body, db) : request.body
-    return found(await repo.update(caller, id, changes))
+    return sendRow(request, reply, found(await repo.update(caller, id, changes, ifMatchVersions(request.headers['if-match'], id))))
   }
   app.put(`${base}/:id`, update(`update${title}`, `Update one of ${yours}`), handleUpdate)
   app.patch(`${base}/:id`, update(`patch${title}`, `Partially update one of ${yours}`), handleUpdate)
@@ -138,11 +141,13 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     schema: {
       tags, operationId: `delete${title}`, summary: `Delete one of ${yours}`,
       description: `Deletes the ${singular} for good; 409 while other rows still reference it. ${anothers} ${singular} is 404.${access('delete')}`,
-      params: rowParams, response: { 204: NoContentSchema, ...errors(404, ...(resource.hasTenantKey ? [409] : [])) },
+      params: rowParams, headers: conditionalHeaders('if-match'),
+      response: { 204: NoContentSchema, ...errors(404, 412, ...(resource.hasTenantKey ? [409] : [])) },
     },
   }, async (raw, reply) => {
     const request = raw as Request
-    if (!(await repo.remove(await scope.callerOf(request, 'delete'), request.params.id!))) throw new NotFoundError(`${title} not found`)
+    const id = request.params.id!
+    if (!(await repo.remove(await scope.callerOf(request, 'delete'), id, ifMatchVersions(request.headers['if-match'], id)))) throw new NotFoundError(`${title} not found`)
     return reply.code(204).send(null)
   })
 

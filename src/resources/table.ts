@@ -77,6 +77,8 @@ export function buildTable(name: string, fields: readonly Field[], refs: Record<
   }
   columns.created_at = timestamp({ withTimezone: true }).notNull().defaultNow()
   columns.updated_at = timestamp({ withTimezone: true })
+  // Bumped by every update: the row's ETag and what If-Match compares, in the write's own WHERE (SPEC §9).
+  columns.version = integer().notNull().default(1)
 
   return pgTable(name, columns, (table) => {
     const t = table as unknown as Record<string, PgColumn>

@@ -51,6 +51,10 @@ export class ConflictError extends AppError {
   constructor(detail: string) { super(409, 'Conflict', detail) }
 }
 
+export class PreconditionFailedError extends AppError {
+  constructor(detail: string) { super(412, 'Precondition Failed', detail) }
+}
+
 export class UnsupportedMediaTypeError extends AppError {
   constructor(accepted: readonly string[]) {
     super(415, 'Unsupported Media Type', `Send the request body as ${accepted.join(' or ')}`)

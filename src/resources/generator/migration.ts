@@ -65,6 +65,7 @@ export function renderCreateMigration(table: string, fields: readonly Field[], s
     ...tenantColumns(table, scope),
     '  created_at timestamp with time zone NOT NULL DEFAULT now()',
     '  updated_at timestamp with time zone',
+    '  version integer NOT NULL DEFAULT 1',
     // The key references from other resources point at: (id, tenant), in table column order like their foreign keys.
     `  CONSTRAINT ${names.tenantKey} UNIQUE (id, ${tenant})`,
     ...fields.flatMap((f) => fieldConstraints(table, f, scope)).map((c) => `  ${c}`),
