@@ -28,6 +28,9 @@ import { authRoutes } from './modules/auth/auth.routes.js'
 import { createAccessResolver } from './modules/auth/auth.access.js'
 import { healthRoutes } from './modules/health/health.routes.js'
 import { mailPlugin } from './modules/mail/mail.plugin.js'
+import { eventsPlugin } from './modules/events/events.plugin.js'
+import { eventsRoutes } from './modules/events/events.routes.js'
+import { createEventStats } from './modules/events/events.stats.js'
 import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
 import { createUserCache, type UserCache } from './modules/users/users.cache.js'
@@ -104,10 +107,11 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await positions?.close()
   })
 
+  const eventStats = createEventStats()
   if (config.metrics) {
     // Loaded only when on: with METRICS_PORT unset prom-client is never imported and requests pay nothing.
     const { metricsPlugin } = await import('./plugins/metrics/metrics.plugin.js')
-    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats })
+    await app.register(metricsPlugin, { poolStats: database.poolStats, userCacheStats: userCache.stats, eventStats: () => eventStats })
   }
   await app.register(inFlightPlugin)
   if (database.engine === 'postgres') await app.register(readRoutingPlugin, { positions })
@@ -121,6 +125,8 @@ export async function buildApp({ config, database, logger, clock, resources = []
   await app.register(routeContractPlugin)
   await app.register(openapiPlugin)
   await app.register(mailPlugin)
+  const allResources = [items, ...resources]
+  await app.register(eventsPlugin, { resources: allResources, stats: eventStats })
 
   await app.register(healthRoutes)
   await app.register(async (api) => {
@@ -131,6 +137,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await api.register(orgsRoutes, { cache: memberships, clock })
     await api.register(items.routes)
     for (const resource of resources) await api.register(resource.routes)
+    await api.register(eventsRoutes, { resourceNames: allResources.map((r) => r.name) })
   }, { prefix: '/api/v1' })
 
   return app

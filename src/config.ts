@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { resolvePooler, type DatabasePooler } from './db/poolers.js'
+import { resolveEventsConfig, type EventsConfig } from './modules/events/events.config.js'
 import { resolveMailConfig, type MailConfig } from './modules/mail/mail.config.js'
 import { parseSentinels, type RedisTarget } from './shared/redis.js'
 
@@ -62,6 +63,13 @@ const EnvSchema = Type.Object({
   EMAIL_COOLDOWN_SECONDS: Type.Integer({ minimum: 0, maximum: 86_400, default: 60 }),
   MAIL_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 8 }),
   MAIL_RETRY_BASE_SECONDS: Type.Number({ minimum: 0, maximum: 3_600, default: 30 }),
+  // Events and webhooks (SPEC §11); see src/modules/events/events.config.ts.
+  EVENT_RETENTION_HOURS: Type.Number({ minimum: 1, maximum: 8_760, default: 24 }),
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 100, default: 10 }),
+  WEBHOOK_RETRY_BASE_SECONDS: Type.Number({ minimum: 0, maximum: 3_600, default: 10 }),
+  WEBHOOK_TIMEOUT_SECONDS: Type.Number({ minimum: 1, maximum: 60, default: 10 }),
+  WEBHOOK_DISABLE_AFTER_FAILURES: Type.Integer({ minimum: 1, maximum: 10_000, default: 50 }),
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -106,6 +114,7 @@ export interface Config {
   /** OpenTelemetry traces: on when an OTLP endpoint is set (src/tracing/tracing.ts); undefined = off, the SDK never loaded. */
   readonly tracing: { readonly serviceName: string } | undefined
   readonly mail: MailConfig
+  readonly events: EventsConfig
 }
 
 /** Past any non-zero limit new requests get 503 + Retry-After (plugins/load-shedding.ts). */
@@ -202,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ? Object.freeze({ serviceName: e.OTEL_SERVICE_NAME })
       : undefined,
     mail: resolveMailConfig(e, isProduction, dataDir),
+    events: resolveEventsConfig(e, isProduction),
   })
 }
 

@@ -35,7 +35,7 @@ const METHOD_ORDER = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'
 const byMethod = ([a]: [string, unknown], [b]: [string, unknown]) => METHOD_ORDER.indexOf(a) - METHOD_ORDER.indexOf(b)
 
 interface MediaTypeObject {
-  schema?: { $ref?: string }
+  schema?: { $ref?: string; examples?: unknown[] }
   example?: unknown
   examples?: unknown
 }
@@ -72,7 +72,7 @@ type Document = Record<string, unknown> & {
 function completeDocument(document: Document): Document {
   const schemas = document.components?.schemas ?? {}
   const sharedExample = (media: MediaTypeObject) =>
-    schemas[media.schema?.$ref?.replace('#/components/schemas/', '') ?? '']?.examples?.[0]
+    schemas[media.schema?.$ref?.replace('#/components/schemas/', '') ?? '']?.examples?.[0] ?? media.schema?.examples?.[0]
 
   const paths = document.paths ?? {}
   for (const [path, operations] of Object.entries(paths)) {
@@ -145,6 +145,7 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
         { name: 'auth', description: 'Log in, refresh and log out' },
         { name: 'users', description: 'Accounts: sign-up, your own profile, administration by superusers' },
         { name: 'items', description: 'Items: the resource each user owns' },
+        { name: 'events', description: 'Changes as they happen: a Server-Sent Events stream (docs/events.md)' },
         { name: 'operations', description: 'Health and readiness for load balancers' },
       ],
     },

@@ -15,9 +15,20 @@ export interface CacheStats {
   invalidations: number
 }
 
+/** Events and webhooks (modules/events/events.stats.ts), plain integers read at scrape time. */
+export interface EventFigures {
+  delivered: number
+  openStreams: number
+  closed: Record<string, number>
+  position: number
+  pending: number
+  webhooks: { delivered: number; retried: number; failed: number; disabled: number }
+}
+
 export interface MetricSources {
   poolStats?: (() => PoolStats) | undefined
   userCacheStats?: (() => CacheStats) | undefined
+  eventStats?: (() => EventFigures) | undefined
 }
 
 export type LoginOutcome = 'success' | 'bad_credentials' | 'locked' | 'rate_limited'
@@ -79,6 +90,8 @@ export function createMetricsRegistry(sources: MetricSources) {
     cache('keel_user_cache_invalidations_total', 'User changes that invalidated cached users (written here, or notified by another process)', (s) => s.invalidations)
   }
 
+  if (sources.eventStats) registerEventMetrics(registers, sources.eventStats)
+
   let lastElu = performance.eventLoopUtilization()
   new Gauge({
     name: 'nodejs_eventloop_utilization_ratio',
@@ -108,3 +121,34 @@ export function createMetricsRegistry(sources: MetricSources) {
 }
 
 export type MetricsRegistry = ReturnType<typeof createMetricsRegistry>
+
+const STREAM_CLOSE_REASONS = ['client', 'slow', 'revoked', 'expired', 'shutdown', 'error']
+const WEBHOOK_OUTCOMES = ['delivered', 'retried', 'failed', 'disabled'] as const
+
+/** SSE streams and webhook deliveries: counters fed from the running totals, gauges read as they are. */
+function registerEventMetrics(registers: Registry[], read: () => EventFigures): void {
+  const counter = (name: string, help: string, value: (f: EventFigures) => number) =>
+    new Counter({ name, help, registers, collect() { this.reset(); this.inc(value(read())) } })
+  const gauge = (name: string, help: string, value: (f: EventFigures) => number, aggregator?: 'max') =>
+    new Gauge({ name, help, registers, ...(aggregator ? { aggregator } : {}), collect() { this.set(value(read())) } })
+  counter('keel_events_delivered_total', 'Events written to SSE streams', (f) => f.delivered)
+  gauge('keel_event_streams_open', 'Open SSE event streams', (f) => f.openStreams)
+  gauge('keel_events_log_position', 'Highest event id read up to; its rate is the rate events are written', (f) => f.position, 'max')
+  gauge('keel_events_pending_ids', 'Event ids handed out but not yet final (delivery waits for their transactions)', (f) => f.pending, 'max')
+  new Counter({
+    name: 'keel_event_streams_closed_total', help: 'SSE streams ended, by reason', labelNames: ['reason'] as const, registers,
+    collect() {
+      this.reset()
+      const closed = read().closed
+      for (const reason of STREAM_CLOSE_REASONS) this.inc({ reason }, closed[reason] ?? 0)
+    },
+  })
+  new Counter({
+    name: 'keel_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (disabled: the endpoint was turned off)', labelNames: ['outcome'] as const, registers,
+    collect() {
+      this.reset()
+      const webhooks = read().webhooks
+      for (const outcome of WEBHOOK_OUTCOMES) this.inc({ outcome }, webhooks[outcome])
+    },
+  })
+}

@@ -1,3 +1,4 @@
+import { eventTriggerSql } from '../../modules/events/events.trigger.js'
 import { fieldType, type Field } from '../field-types.js'
 import type { ScopeKind } from '../scope.js'
 import { constraintNames, enumCheckSql, listIndexColumns } from '../table.js'
@@ -81,6 +82,8 @@ export function renderCreateMigration(table: string, fields: readonly Field[], s
       ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f, scope)),
       ...listIndexColumns(fields).map((column) => indexSql(table, column, scope)),
       ...[...new Set(fields.filter((f) => f.search).flatMap((f) => searchIndexSql(table, f)))],
+      // Events (SPEC §11, docs/events.md): each change of a row is logged in its own transaction.
+      eventTriggerSql(table),
       '',
     ].join('\n'),
     undo: `DROP TABLE ${table};\n`,

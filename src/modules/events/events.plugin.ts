@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Logger } from 'pino'
+import type { Resource } from '../../resources/define.js'
+import { createEventHub, type EventHub } from './events.hub.js'
+import { createEventsRepository } from './events.repository.js'
+import { createEventShaper, readRoleOf } from './events.shape.js'
+import type { EventStats } from './events.stats.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This instance's event streams (SSE); see modules/events/events.hub.ts. */
+    events: EventHub
+  }
+}
+
+export interface EventsPluginOptions {
+  resources: readonly Resource[]
+  /** Figures for /metrics. */
+  stats: EventStats
+  onHorizon?(horizon: number): void
+}
+
+const HOUR_MS = 3_600_000
+const HEARTBEAT_MS = 15_000
+
+/**
+ * The hub lives as long as the app: it starts reading the log when the app is ready, and ends every stream before
+ * the server closes (preClose), so a drain waits for no stream and clients resume elsewhere with Last-Event-ID.
+ * An hourly sweep drops events past EVENT_RETENTION_HOURS and expired tickets.
+ */
+export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPluginOptions) => {
+  const logger = app.log as Logger
+  const byName = new Map(options.resources.map((r) => [r.name, r]))
+  const hub = createEventHub({
+    database: app.database,
+    logger,
+    shape: createEventShaper(options.resources),
+    readRole: (resource) => readRoleOf(byName.get(resource)),
+    heartbeatMs: HEARTBEAT_MS,
+    stats: options.stats,
+    onHorizon: options.onHorizon,
+  })
+  app.decorate('events', hub)
+  const repo = createEventsRepository(app.database.db)
+  let sweeper: NodeJS.Timeout | undefined
+  const sweep = async () => {
+    await hub.sweep(app.config.events.retentionHours)
+    await repo.sweepTickets()
+  }
+  app.addHook('onReady', async () => {
+    await hub.start()
+    sweeper = setInterval(() => void sweep().catch((err: unknown) => logger.warn({ err }, 'event log clean-up failed')), HOUR_MS)
+    sweeper.unref()
+  })
+  app.addHook('preClose', async () => {
+    clearInterval(sweeper)
+    await hub.stop()
+  })
+}, { name: 'events' })

@@ -1,0 +1,75 @@
+import { PassThrough } from 'node:stream'
+import type { FastifyReply } from 'fastify'
+
+export type CloseReason = 'client' | 'slow' | 'revoked' | 'expired' | 'shutdown' | 'error'
+
+export interface StreamOptions {
+  userId: number
+  tokenVersion: number
+  /** Event types to deliver; undefined: all. */
+  types: ReadonlySet<string> | undefined
+  /** The last event id the client has (Last-Event-ID), or the hub's position for a new stream. */
+  position: number
+  /** Past this many bytes waiting to be written the client is too slow: it is disconnected, never buffered further. */
+  maxBufferBytes: number
+  /** When the stream ends by itself, so credentials are checked again on reconnection (the access token's lifetime). */
+  expiresAt: number
+  onClose(stream: EventStream, reason: CloseReason): void
+}
+
+/**
+ * One open `text/event-stream` answer. The body is a PassThrough Fastify pipes to the socket, so the answer goes
+ * through every onSend hook (security headers, request id) like any other.
+ */
+export class EventStream {
+  readonly userId: number
+  readonly tokenVersion: number
+  readonly types: ReadonlySet<string> | undefined
+  readonly expiresAt: number
+  /** Every event up to this id has been written (or was not for this client). */
+  position: number
+  closed = false
+  private readonly body = new PassThrough()
+  private readonly options: StreamOptions
+
+  constructor(private readonly reply: FastifyReply, options: StreamOptions) {
+    this.options = options
+    this.userId = options.userId
+    this.tokenVersion = options.tokenVersion
+    this.types = options.types
+    this.position = options.position
+    this.expiresAt = options.expiresAt
+    reply.raw.once('close', () => this.close('client'))
+  }
+
+  /** Starts the answer: headers, the reconnection delay, and a first comment so proxies pass the headers on at once. */
+  start(): FastifyReply {
+    this.body.write('retry: 2000\n: connected\n\n')
+    return this.reply
+      .header('content-type', 'text/event-stream; charset=utf-8')
+      .header('cache-control', 'no-cache, no-store')
+      // nginx would otherwise buffer the stream.
+      .header('x-accel-buffering', 'no')
+      .send(this.body)
+  }
+
+  wants(type: string): boolean {
+    return !this.types || this.types.has(type)
+  }
+
+  write(text: string): void {
+    if (this.closed) return
+    this.body.write(text)
+    const waiting = this.body.writableLength + this.body.readableLength + this.reply.raw.writableLength
+    if (waiting > this.options.maxBufferBytes) this.close('slow')
+  }
+
+  /** Ends the answer cleanly (the client reconnects with Last-Event-ID); a slow client's socket is destroyed. */
+  close(reason: CloseReason): void {
+    if (this.closed) return
+    this.closed = true
+    if (reason === 'slow') this.reply.raw.destroy()
+    else this.body.end()
+    this.options.onClose(this, reason)
+  }
+}
