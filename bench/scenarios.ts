@@ -74,11 +74,11 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
   const resourceScenarios: Scenario[] = generated ? [
     {
       id: 'resource-get', title: `GET /api/v1/${generated.name}/{id}`, detail: `generated resource shaped like items, a random row of ${small}`,
-      load: { method: 'GET', path: generated.readerIds.map((id) => `/api/v1/${generated.name}/${id}`), headers: bearer(seed.reader) },
+      load: { method: 'GET', path: generated.readerIds.map((id) => `${generated.readerPath}/${id}`), headers: bearer(seed.reader) },
     },
     {
       id: 'resource-list', title: `GET /api/v1/${generated.name}?limit=20`, detail: `generated resource, first page of ${big} rows (total counted)`,
-      load: { method: 'GET', path: `/api/v1/${generated.name}?limit=20`, headers: bearer(seed.lister) },
+      load: { method: 'GET', path: `${generated.listerPath}?limit=20`, headers: bearer(seed.lister) },
     },
   ] : []
   return [

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm'
 import { createDatabase, type Database } from '../src/db/client.js'
 import { createMigrator } from '../src/db/migrator.js'
 import { items as itemsResource } from '../src/modules/items/items.resource.js'
+import { memberships, orgs } from '../src/modules/orgs/orgs.table.js'
 import { createUsersService } from '../src/modules/users/users.service.js'
 import type { BenchDatabase } from './database.js'
 
@@ -22,8 +23,11 @@ export interface SeedResult {
   sessions: SeedUser[]
   readerItemIds: number[]
   listerItems: number
-  /** BENCH_RESOURCE (a generated resource shaped like items): its name and the reader's row ids. */
-  resource?: { name: string; readerIds: number[] }
+  /**
+   * BENCH_RESOURCE (a generated resource shaped like items): its name, the reader's row ids, and the collection
+   * URLs of the reader's and the lister's rows (an org resource's rows are in an org each of them owns).
+   */
+  resource?: { name: string; readerIds: number[]; readerPath: string; listerPath: string }
   /** A `q` that matches one item name in ten. */
   searchTerm: string
   searchMatches: number
@@ -101,11 +105,11 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
     bar.end()
     const [reader, lister, writer, ...sessions] = created as [SeedUser, SeedUser, SeedUser, ...SeedUser[]]
 
-    const insertItems = async (owner: SeedUser, count: number, label: string, repo = items): Promise<number[]> => {
+    const insertItems = async (owner: SeedUser, count: number, label: string, repo = items, tenantId = owner.id): Promise<number[]> => {
       const ids: number[] = []
       const itemsBar = progress(label, count)
       await inParallel(count, INSERT_CONCURRENCY, async (i) => {
-        const row = await repo.insert({ tenantId: owner.id, userId: owner.id }, {
+        const row = await repo.insert({ tenantId, userId: owner.id }, {
           name: `${COLOURS[i % COLOURS.length]} ${THINGS[i % THINGS.length]} ${i}`,
           description: i % 3 === 0 ? null : `Seeded item ${i} for the benchmark`,
           is_active: i % 5 !== 0,
@@ -119,7 +123,7 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
     const smallCount = Math.max(100, Math.round(options.items / 10))
     const readerItemIds = await insertItems(reader, smallCount, `items of ${reader.email}`)
     await insertItems(lister, options.items, `items of ${lister.email}`)
-    const resource = await seedGeneratedResource(database, (repo, owner, count, label) => insertItems(owner, count, label, repo), reader, lister, smallCount, options.items)
+    const resource = await seedGeneratedResource(database, (repo, owner, count, label, tenantId) => insertItems(owner, count, label, repo, tenantId), reader, lister, smallCount, options.items)
 
     // Fresh planner statistics: without them the first scenarios would run on guessed row counts.
     await database.db.execute(sql`VACUUM ANALYZE`)
@@ -137,7 +141,15 @@ export async function seed(target: BenchDatabase, options: { items: number; bcry
   }
 }
 
-type Insert = (repo: ReturnType<typeof itemsResource.repository>, owner: SeedUser, count: number, label: string) => Promise<number[]>
+type Insert = (repo: ReturnType<typeof itemsResource.repository>, owner: SeedUser, count: number, label: string, tenantId: number) => Promise<number[]>
+
+/** The tenant a user's rows of `resource` go to: the user itself, or for an org resource an org it owns. */
+async function tenantOf(database: Database, resource: typeof itemsResource, owner: SeedUser): Promise<{ tenantId: number; prefix: string }> {
+  if (resource.scope.kind === 'user') return { tenantId: owner.id, prefix: '' }
+  const [org] = await database.db.insert(orgs).values({ name: `bench ${owner.id}`, slug: `bench-${owner.id}-${Date.now()}` }).returning({ id: orgs.id })
+  await database.db.insert(memberships).values({ org_id: org!.id, user_id: owner.id, role: 'owner' })
+  return { tenantId: org!.id, prefix: `/orgs/${org!.id}` }
+}
 
 /**
  * With BENCH_RESOURCE=<name>, the same rows go into a generated resource with items' fields
@@ -147,8 +159,10 @@ async function seedGeneratedResource(database: Database, insert: Insert, reader:
   const name = process.env.BENCH_RESOURCE
   if (!name) return undefined
   const module = (await import(`../src/modules/${name}/${name}.resource.js`)) as Record<string, typeof itemsResource>
-  const repo = module[name]!.repository(database.db)
-  const readerIds = await insert(repo, reader, small, `${name} of ${reader.email}`)
-  await insert(repo, lister, big, `${name} of ${lister.email}`)
-  return { name, readerIds }
+  const resource = module[name]!
+  const repo = resource.repository(database.db)
+  const [readerTenant, listerTenant] = [await tenantOf(database, resource, reader), await tenantOf(database, resource, lister)]
+  const readerIds = await insert(repo, reader, small, `${name} of ${reader.email}`, readerTenant.tenantId)
+  await insert(repo, lister, big, `${name} of ${lister.email}`, listerTenant.tenantId)
+  return { name, readerIds, readerPath: `/api/v1${readerTenant.prefix}/${name}`, listerPath: `/api/v1${listerTenant.prefix}/${name}` }
 }

@@ -46,6 +46,12 @@ refuse new:resource -- widgets 'item:ref{items}'
 refuse new:resource -- items 'name:string'
 refuse new:resource -- widgets 'n:integer=abc'
 refuse new:resource -- widgets 'done:boolean:search'
+refuse new:resource -- widgets 'name:string' --scope team
+refuse new:resource -- widgets 'name:string' --access update=creator
+refuse new:resource -- widgets 'name:string' --scope org --access publish=admin
+refuse new:resource -- widgets 'name:string' --scope org --access read=creator
+refuse new:resource -- widgets 'name:string' --scope org --access delete=boss
+refuse new:resource -- widgets 'item:ref{items}' --scope org
 
 echo "== --dry-run prints the plan and writes nothing"
 npm run -s new:resource -- widgets 'name:string' --dry-run
@@ -59,6 +65,16 @@ npm run -s new:resource -- tasks 'title:string:search' 'notes:text?:search' 'pri
 npm run -s new:resource -- notes 'body:text' 'task:ref{tasks}' 'project:ref{projects,set-null}?' 'kind:enum{a|b}?:sort'
 npm run -s new:resource -- labels 'name:string:unique:sort' --parent projects
 npm run -s new:field -- projects 'archived:boolean=false' 'rank:integer?:sort' 'opened_at:datetime=2026-02-01T00:00:00Z'
+# Org resources: every type, a parent, each delete rule, and each kind of access rule.
+npm run -s new:resource -- boards 'title:string{80}:search:sort' 'slug:string{20}:unique' 'budget:decimal{8,3}?' 'archived:boolean=false' \
+  'opens_on:date?:sort' 'opens_at:datetime?' 'size:integer=1:sort' 'notes:text?:search' 'style:json?' 'stage:enum{draft|live}=draft' --scope org
+npm run -s new:resource -- cards 'title:string:search' 'board:ref{boards,cascade}' 'done:boolean=false' --parent boards --scope org \
+  --access update=creator,delete=creator
+npm run -s new:resource -- comments 'body:text' 'card:ref{cards}' 'board:ref{boards,set-null}?' --scope org \
+  --access read=member,create=viewer,update=admin,delete=owner
+npm run -s new:field -- boards 'rank:integer?:sort' 'code:string?:unique' 'blurb:string=none:search'
+refuse new:resource -- widgets 'board:ref{boards}'
+refuse new:resource -- widgets 'project:ref{projects}' --scope org
 refuse new:field -- projects 'size:integer'
 refuse new:resource -- tasks 'title:string'
 refuse destroy:resource -- projects
@@ -69,7 +85,7 @@ npm run -s typecheck
 npm run -s docs:lint
 npm run -s client:generate -- --check
 
-generated="src/modules/projects src/modules/tasks src/modules/notes src/modules/labels"
+generated="src/modules/projects src/modules/tasks src/modules/notes src/modules/labels src/modules/boards src/modules/cards src/modules/comments"
 # src/resources: the core's own fixture suite must not collide with what a team generates (it once used the names
 # projects, tasks and notes, and `npm test` failed after the README's example).
 checks="test/migrations.test.ts test/e2e/openapi.test.ts src/modules/items/items.test.ts src/resources"
@@ -99,6 +115,10 @@ echo "== destroy everything: the tree is clean again"
 edited="src/modules/projects/projects.resource.ts"
 echo "// a change by hand" >> "$edited"
 refuse destroy:resource -- labels --dry-run --nonsense
+refuse destroy:resource -- boards
+npm run -s destroy:resource -- comments
+npm run -s destroy:resource -- cards
+npm run -s destroy:resource -- boards
 npm run -s destroy:resource -- notes
 npm run -s destroy:resource -- labels
 npm run -s destroy:resource -- tasks

@@ -3,14 +3,17 @@ import { GrammarError } from '../../src/resources/grammar.js'
 import { planNewResource } from '../../src/resources/generator/plan.js'
 import { assertKnownFlags, parseArgs, repoRoot, run } from './cli.js'
 
-/** `npm run new:resource -- <plural_name> <field>... [--parent x] [--dry-run] [--force]` (docs/resources.md). */
+const USAGE = 'usage: npm run new:resource -- <plural_name> <field>... [--scope user|org] [--access <op>=<role|creator>,…] [--parent x] [--dry-run] [--force]'
+const text = (value: string | true | undefined) => (typeof value === 'string' ? value : undefined)
+
+/** `npm run new:resource -- <plural_name> <field>... [--scope org] [--access …] [--parent x] [--dry-run] [--force]` (docs/resources.md). */
 await run(() => {
-  const { positional, flags } = parseArgs(process.argv.slice(2), ['parent'])
-  assertKnownFlags(flags, ['parent', 'dry-run', 'force'])
+  const { positional, flags } = parseArgs(process.argv.slice(2), ['parent', 'scope', 'access'])
+  assertKnownFlags(flags, ['parent', 'scope', 'access', 'dry-run', 'force'])
   const [name, ...fields] = positional
-  if (!name) throw new GrammarError('usage: npm run new:resource -- <plural_name> <field>... [--parent x] [--dry-run] [--force]')
+  if (!name) throw new GrammarError(USAGE)
   const plan = planNewResource(diskRepo(repoRoot), {
-    name, fields, parent: typeof flags.parent === 'string' ? flags.parent : undefined, force: flags.force === true,
+    name, fields, parent: text(flags.parent), scope: text(flags.scope), access: text(flags.access), force: flags.force === true,
   })
   console.log(describePlan(plan))
   if (flags['dry-run']) {

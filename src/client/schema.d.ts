@@ -4897,6 +4897,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "token": "q3Y8rW0H9pXb2sZk1vN4mC7tL5aE6dJfGhUiOyTwRxQ"
+                 *     }
+                 */
                 "application/json": {
                     /**
                      * @description The token from the invitation link

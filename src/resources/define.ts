@@ -79,7 +79,7 @@ export function defineResource(declaration: ResourceDeclaration): Resource {
     const target = refs[field.ref!.resource]
     if (!target) throw new GrammarError(`field "${field.name}": ref{${field.ref!.resource}} is not a resource passed in refs`)
     if (target.scope.kind !== scope.kind) {
-      throw new GrammarError(`field "${field.name}": ${name} is a ${scope.kind} resource and ${target.name} a ${target.scope.kind} resource; a ref stays within one scope`)
+      throw new GrammarError(`field "${field.name}": ${name} is ${scope.kind}-scoped and ${target.name} ${target.scope.kind}-scoped; a ref stays within one scope`)
     }
     if (!target.hasTenantKey) throw new GrammarError(`field "${field.name}": ${target.name} has no (${scope.tenantColumn}, id) key to reference`)
   }

@@ -46,16 +46,20 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toBe('3.1.0')
     // Resources added by `npm run new:resource` bring their own routes; the shared resource suite checks those.
     const generated = readdirSync(join(repoRoot, 'src/modules')).filter((name) => existsSync(join(repoRoot, 'src/modules', name, `${name}.manifest.json`)))
-    const builtIn = operations().map(({ name }) => name).filter((name) => !generated.some((g) => new RegExp(`^\\w+ /api/v1/(\\w+/\\{\\w+\\}/)?${g}(/|$)`).test(name)))
+    const builtIn = operations().map(({ name }) => name).filter((name) => !generated.some((g) => new RegExp(`^\\w+ /api/v1/(orgs/\\{org_id\\}/)?(\\w+/\\{\\w+\\}/)?${g}(/|$)`).test(name)))
     expect(builtIn.sort()).toEqual([
-      'DELETE /api/v1/items/{id}', 'DELETE /api/v1/users/me', 'DELETE /api/v1/users/{id}',
-      'GET /api/v1/events', 'GET /api/v1/items', 'GET /api/v1/items/{id}', 'GET /api/v1/users', 'GET /api/v1/users/me', 'GET /api/v1/users/{id}',
-      'GET /healthz', 'GET /readyz',
-      'PATCH /api/v1/items/{id}', 'PATCH /api/v1/users/me', 'PATCH /api/v1/users/{id}',
-      'POST /api/v1/auth/confirm-email-change', 'POST /api/v1/auth/logout', 'POST /api/v1/auth/password-recovery',
-      'POST /api/v1/auth/password-reset', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/v1/auth/verify-email',
-      'POST /api/v1/events/tickets', 'POST /api/v1/items', 'POST /api/v1/users', 'POST /api/v1/users/me/email', 'POST /api/v1/users/me/verification-email',
-      'PUT /api/v1/items/{id}', 'PUT /api/v1/users/me/password',
+      'DELETE /api/v1/items/{id}', 'DELETE /api/v1/orgs/{org_id}', 'DELETE /api/v1/orgs/{org_id}/invitations/{id}',
+      'DELETE /api/v1/orgs/{org_id}/members/{user_id}', 'DELETE /api/v1/users/me', 'DELETE /api/v1/users/{id}',
+      'GET /api/v1/events', 'GET /api/v1/items', 'GET /api/v1/items/{id}', 'GET /api/v1/orgs',
+      'GET /api/v1/orgs/{org_id}', 'GET /api/v1/orgs/{org_id}/invitations', 'GET /api/v1/orgs/{org_id}/members',
+      'GET /api/v1/users', 'GET /api/v1/users/me', 'GET /api/v1/users/{id}', 'GET /healthz', 'GET /readyz',
+      'PATCH /api/v1/items/{id}', 'PATCH /api/v1/orgs/{org_id}', 'PATCH /api/v1/orgs/{org_id}/members/{user_id}',
+      'PATCH /api/v1/users/me', 'PATCH /api/v1/users/{id}', 'POST /api/v1/auth/confirm-email-change',
+      'POST /api/v1/auth/logout', 'POST /api/v1/auth/password-recovery', 'POST /api/v1/auth/password-reset',
+      'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/v1/auth/verify-email',
+      'POST /api/v1/events/tickets', 'POST /api/v1/invitations/accept', 'POST /api/v1/items', 'POST /api/v1/orgs',
+      'POST /api/v1/orgs/{org_id}/invitations', 'POST /api/v1/users', 'POST /api/v1/users/me/email',
+      'POST /api/v1/users/me/verification-email', 'PUT /api/v1/items/{id}', 'PUT /api/v1/users/me/password',
     ])
   })
 

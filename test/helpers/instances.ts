@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { buildApp } from '../../src/app.js'
 import { createDatabase } from '../../src/db/client.js'
+import type { Resource } from '../../src/resources/define.js'
 import type { TestApp } from './app.js'
 
 /**
@@ -10,9 +11,9 @@ import type { TestApp } from './app.js'
  * its own LISTEN connection; on the embedded engine (one connection per process) the same engine, with its own
  * caches and listeners. Both listen on real sockets; `close()` closes the peer only.
  */
-export async function buildPeer(t: TestApp): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
+export async function buildPeer(t: TestApp, resources: readonly Resource[] = []): Promise<{ app: FastifyInstance; close(): Promise<void> }> {
   const database = t.url ? await createDatabase({ databaseUrl: t.url, poolSize: 5 }) : t.database
-  const app = await buildApp({ config: t.config, database, logger: pino({ level: 'silent' }) })
+  const app = await buildApp({ config: t.config, database, logger: pino({ level: 'silent' }), resources })
   await app.ready()
   return {
     app,

@@ -57,18 +57,18 @@ describe('org events', () => {
     const card = await post(owner, 'fixture_cards', { title: 'C', board_id: board.id })
     // fixture_comments are read by members and above: a viewer may write one but not read it (nor its event).
     const comment = await post(viewer, 'fixture_comments', { body: 'hi', card_id: card.id })
-    await eventually(async () => expect(m.messages).toHaveLength(3))
+    await eventually(async () => expect(m.messages).toHaveLength(3), 500)
     expect(m.messages.map((msg) => [msg.data.type, msg.data.data])).toEqual([
       ['fixture_boards.created', board], ['fixture_cards.created', card], ['fixture_comments.created', comment],
     ])
     expect(m.messages[0]!.data).toMatchObject({ org_id: orgId, row_id: board.id })
     expect(m.messages[0]!.data).not.toHaveProperty('owner_id')
-    await eventually(async () => expect(v.messages.map((msg) => msg.data.type)).toEqual(['fixture_boards.created', 'fixture_cards.created']))
+    await eventually(async () => expect(v.messages.map((msg) => msg.data.type)).toEqual(['fixture_boards.created', 'fixture_cards.created']), 500)
 
     const removed = await t.app.inject({ method: 'DELETE', url: `/api/v1/orgs/${orgId}/members/${member.id}`, headers: owner.headers })
     expect(removed.statusCode, removed.body).toBe(204)
     await post(owner, 'fixture_boards', { title: 'After', slug: 'b2' })
-    await eventually(async () => expect(v.messages).toHaveLength(3))
+    await eventually(async () => expect(v.messages).toHaveLength(3), 500)
     expect(m.messages).toHaveLength(3)
     expect(o.messages).toEqual([])
     for (const client of [v, m, o]) client.close()

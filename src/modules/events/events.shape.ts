@@ -27,18 +27,23 @@ export interface PublicEvent {
 const iso = (value: unknown) => (value === null || value === undefined ? value : new Date(value as string).toISOString())
 
 /**
- * The trigger stores `to_jsonb(row)`: timestamps in PostgreSQL's text form and decimals of scale 0 as numbers.
- * The resource's fields say which is which, so `data` reads exactly as the API answers the row.
+ * The trigger stores `to_jsonb(row)`: every column, timestamps in PostgreSQL's text form and decimals of scale 0 as
+ * numbers. The resource's output schema and fields say what is answered and which is which, so `data` reads
+ * exactly as the API answers the row.
  */
 export function createEventShaper(resources: readonly Resource[]) {
   const timestamps = new Map<string, string[]>()
   const decimals = new Map<string, string[]>()
+  // Only what the API answers: a table may hold more (e.g. the row version behind ETags).
+  const answered = new Map<string, string[]>()
   for (const resource of resources) {
+    answered.set(resource.name, Object.keys(resource.schemas.output.properties))
     timestamps.set(resource.name, ['created_at', 'updated_at', ...resource.fields.filter((f) => f.type === 'datetime').map((f) => f.name)])
     decimals.set(resource.name, resource.fields.filter((f) => f.type === 'decimal').map((f) => f.name))
   }
   const shapeData = (resource: string, stored: Record<string, unknown>) => {
-    const data = { ...stored }
+    const keys = answered.get(resource)
+    const data = keys ? Object.fromEntries(keys.filter((k) => k in stored).map((k) => [k, stored[k]])) : { ...stored }
     for (const name of timestamps.get(resource) ?? []) if (name in data) data[name] = iso(data[name])
     for (const name of decimals.get(resource) ?? []) if (typeof data[name] === 'number') data[name] = String(data[name])
     return data

@@ -70,7 +70,7 @@ export const InvitationCreateSchema = Type.Object({
 
 export const InvitationAcceptSchema = Type.Object({
   token: Type.String({ minLength: 1, maxLength: 256, description: 'The token from the invitation link', examples: ['q1f0c6tq8n2YwqkE1mWcW9xkqzj0s3Xb4X7sA5mZJ9Q'] }),
-}, { additionalProperties: false, title: 'InvitationAccept' })
+}, { additionalProperties: false, title: 'InvitationAccept', examples: [{ token: 'q3Y8rW0H9pXb2sZk1vN4mC7tL5aE6dJfGhUiOyTwRxQ' }] })
 
 export const OrgParamsSchema = Type.Object({ org_id: Id }, { additionalProperties: false })
 export const MemberParamsSchema = Type.Object({ org_id: Id, user_id: Id }, { additionalProperties: false })

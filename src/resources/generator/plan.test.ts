@@ -84,12 +84,46 @@ describe('planNewResource', () => {
     expect(nonBlank(plan.writes[0]!.content) + nonBlank(renderManifest(plan.manifest.content))).toBeLessThanOrEqual(30)
   })
 
+  it('--scope org --access writes the scope and the rules into the declaration and an org-keyed migration', () => {
+    const repo = repoOf({ ...base(), 'src/modules/boards/boards.resource.ts': "defineResource({\n  name: 'boards',\n  scope: 'org',\n  fields: ['t:string'] })" })
+    const plan = planNewResource(repo, { name: 'cards', fields: ['title:string:unique'], parent: 'boards', scope: 'org', access: 'update=creator,delete=creator' })
+    expect(plan.writes[0]!.content).toContain("  name: 'cards',\n  scope: 'org',\n  access: { update: 'creator', delete: 'creator' },\n  fields: [")
+    const migration = plan.writes[2]!.content
+    expect(migration).toContain('org_id integer NOT NULL CONSTRAINT cards_org_id_orgs_id_fk REFERENCES orgs (id) ON DELETE CASCADE')
+    expect(migration).toContain('created_by integer CONSTRAINT cards_created_by_users_id_fk REFERENCES users (id) ON DELETE SET NULL')
+    expect(migration).toContain('FOREIGN KEY (board_id, org_id) REFERENCES boards (id, org_id)')
+    expect(migration).toContain('CREATE UNIQUE INDEX cards_org_id_title_key ON cards (org_id, title);')
+    expect(migration).not.toContain('owner_id')
+  })
+
+  it.each([
+    [{ scope: 'team' }, /unknown scope "team"/],
+    [{ access: 'update=creator' }, /org resources only/],
+    [{ scope: 'org', access: 'publish=admin' }, /unknown operation "publish"/],
+    [{ scope: 'org', access: 'read=creator' }, /access read=creator/],
+    [{ scope: 'org', access: 'delete=boss' }, /access delete=boss/],
+    [{ scope: 'org', access: 'update' }, /--access update: give/],
+    [{ scope: 'org', access: 'update=admin,update=owner' }, /given twice/],
+    [{ scope: 'org', fields: ['i:ref{items}'] }, /items is user-scoped and cards org-scoped/],
+    [{ fields: ['b:ref{boards}'] }, /boards is org-scoped and cards user-scoped/],
+  ])('refuses scope and access errors: %j', (extra, message) => {
+    const repo = repoOf({ ...base(), 'src/modules/boards/boards.resource.ts': "defineResource({\n  name: 'boards',\n  scope: 'org',\n  fields: ['t:string'] })" })
+    refused(() => planNewResource(repo, { name: 'cards', fields: ['a:string'], ...extra }), message)
+  })
+
   it('--force plans over an existing resource', () => {
     expect(planNewResource(repoOf(base()), { name: 'items', fields: ['a:string'], force: true }).writes).toHaveLength(4)
   })
 })
 
 describe('planNewFields', () => {
+  it('keys an org resource\'s new indexes by org_id', () => {
+    const repo = repoOf({ ...base(), 'src/modules/boards/boards.resource.ts': "x({\n  name: 'boards',\n  scope: 'org',\n  fields: [\n    'title:string',\n  ],\n})\n" })
+    const plan = planNewFields(repo, { name: 'boards', fields: ['rank:integer?:sort', 'code:string?:unique'] })
+    expect(plan.writes[0]!.content).toContain('CREATE INDEX boards_org_id_rank_id_idx ON boards (org_id, rank, id);')
+    expect(plan.writes[0]!.content).toContain('CREATE UNIQUE INDEX boards_org_id_code_key ON boards (org_id, code);')
+  })
+
   const repo = () => repoOf({ ...base(), 'src/modules/projects/projects.resource.ts': "x({\n  fields: [\n    'title:string',\n  ],\n})\n" })
 
   it('adds the fields to the declaration and plans a migration pair with the next number', () => {

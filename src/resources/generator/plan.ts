@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { GrammarError, assertName, parseFields, singularOf } from '../grammar.js'
+import { scopeOf, type Access, type ScopeKind } from '../scope.js'
 import { renderAddFieldsMigration, renderCreateMigration } from './migration.js'
 import { appLines, quote, renderDeclaration, renderTest, schemaLines } from './render.js'
 
@@ -48,7 +49,31 @@ export interface NewResourceArgs {
   name: string
   fields: string[]
   parent?: string
+  /** `user` (default) or `org`. */
+  scope?: string
+  /** `--access` as given: `update=creator,delete=admin`. */
+  access?: string
   force?: boolean
+}
+
+/** The scope a declaration's text asks for (`scope: 'org'`), the default being user. */
+export const declaredScope = (declaration: string): ScopeKind => (/^ {2}scope: 'org',$/m.test(declaration) ? 'org' : 'user')
+
+/** `update=creator,delete=admin` → `{ update: 'creator', delete: 'admin' }`, checked against the scope's rules. */
+function parseAccessFlag(name: string, scope: string | undefined, text: string | undefined): Partial<Access> | undefined {
+  if (text === undefined) {
+    scopeOf(name, scope ?? 'user')
+    return undefined
+  }
+  const rules: Record<string, string> = {}
+  for (const pair of text.split(',')) {
+    const match = /^([a-z]+)=([a-z]+)$/.exec(pair.trim())
+    if (!match) throw new GrammarError(`--access ${text}: give <operation>=<role|creator>[,…], e.g. update=creator,delete=admin`)
+    if (match[1]! in rules) throw new GrammarError(`--access ${text}: ${match[1]} is given twice`)
+    rules[match[1]!] = match[2]!
+  }
+  scopeOf(name, scope ?? 'user', rules)
+  return rules as Partial<Access>
 }
 
 /** Validates `new:resource` input against the repository and plans every file and line it writes. */
@@ -60,6 +85,8 @@ export function planNewResource(repo: RepoView, args: NewResourceArgs): Plan {
     throw new GrammarError(`resource "${name}" already exists (${moduleDir(name)}); pick another name or pass --force`)
   }
   if (args.fields.length === 0) throw new GrammarError('give at least one field, e.g. title:string:search:sort')
+  const access = parseAccessFlag(name, args.scope, args.access)
+  const scope: ScopeKind = args.scope === 'org' ? 'org' : 'user'
   const texts = [...args.fields]
   let fields = parseFields(texts)
   if (parent !== undefined && !fields.some((f) => f.ref?.resource === parent)) {
@@ -67,15 +94,15 @@ export function planNewResource(repo: RepoView, args: NewResourceArgs): Plan {
     fields = parseFields(texts)
   }
   const refs = [...new Set(fields.filter((f) => f.ref).map((f) => f.ref!.resource))]
-  for (const ref of refs) assertReferable(repo, ref, name)
+  for (const ref of refs) assertReferable(repo, ref, name, scope)
   if (parent !== undefined && !refs.includes(parent)) throw new GrammarError(`--parent ${parent} is not a resource`)
 
   const number = nextMigrationNumber(repo)
-  const migration = renderCreateMigration(name, fields)
+  const migration = renderCreateMigration(name, fields, scope)
   const app = appLines(name)
   const schema = schemaLines(name)
   const writes = [
-    { path: declarationPath(name), content: renderDeclaration(name, texts, refs, parent) },
+    { path: declarationPath(name), content: renderDeclaration({ name, fieldTexts: texts, refs, parent, scope, access }) },
     { path: `${moduleDir(name)}/${name}.test.ts`, content: renderTest(name) },
     { path: `migrations/${number}.do.${name}.sql`, content: migration.do },
     { path: `migrations/${number}.undo.${name}.sql`, content: migration.undo },
@@ -89,10 +116,13 @@ export function planNewResource(repo: RepoView, args: NewResourceArgs): Plan {
   return { writes, inserts, manifest: manifestOf(name, writes, inserts) }
 }
 
-function assertReferable(repo: RepoView, ref: string, name: string): void {
+function assertReferable(repo: RepoView, ref: string, name: string, scope: ScopeKind): void {
   if (ref === name) throw new GrammarError(`ref{${ref}}: a resource cannot refer to itself`)
   const declaration = repo.read(declarationPath(ref))
   if (declaration === undefined) throw new GrammarError(`ref{${ref}}: there is no resource "${ref}" (${declarationPath(ref)} does not exist)`)
+  if (declaredScope(declaration) !== scope) {
+    throw new GrammarError(`ref{${ref}}: ${ref} is ${declaredScope(declaration)}-scoped and ${name} ${scope}-scoped; a ref stays within one scope`)
+  }
   if (/ownerKey: false/.test(declaration)) throw new GrammarError(`ref{${ref}}: ${ref} has no (owner_id, id) key, so it cannot be referenced`)
 }
 
@@ -125,7 +155,7 @@ export function planNewFields(repo: RepoView, args: { name: string; fields: stri
   const updated = `${declaration.slice(0, anchor)}\n${args.fields.map((t) => `    ${quote(t)},`).join('\n')}${declaration.slice(anchor)}`
   const number = nextMigrationNumber(repo)
   const label = `${name}-add-${added.map((f) => f.name).join('-')}`.slice(0, 60)
-  const migration = renderAddFieldsMigration(name, added)
+  const migration = renderAddFieldsMigration(name, added, declaredScope(declaration))
   const writes = [
     { path: `migrations/${number}.do.${label}.sql`, content: migration.do },
     { path: `migrations/${number}.undo.${label}.sql`, content: migration.undo },

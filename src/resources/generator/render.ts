@@ -1,13 +1,24 @@
 /** `line_items` → `lineItems`. */
 export const camelCase = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
 
+export interface DeclarationText {
+  name: string
+  fieldTexts: readonly string[]
+  refs: readonly string[]
+  parent?: string | undefined
+  scope?: 'user' | 'org'
+  access?: Record<string, string> | undefined
+}
+
 /** The declaration file: data only, the core does the rest. */
-export function renderDeclaration(name: string, fieldTexts: readonly string[], refs: readonly string[], parent: string | undefined): string {
+export function renderDeclaration({ name, fieldTexts, refs, parent, scope = 'user', access }: DeclarationText): string {
   const imports = refs.map((r) => `import { ${r} } from '../${r}/${r}.resource.js'\n`).join('')
   return [
     `import { defineResource } from '../../resources/define.js'\n${imports}`,
     `export const ${name} = defineResource({`,
     `  name: '${name}',`,
+    ...(scope === 'org' ? ["  scope: 'org',"] : []),
+    ...(access ? [`  access: { ${Object.entries(access).map(([op, rule]) => `${op}: '${rule}'`).join(', ')} },`] : []),
     '  fields: [',
     ...fieldTexts.map((text) => `    ${quote(text)},`),
     '  ],',
