@@ -38,8 +38,7 @@ export async function captureRequestSql(
   request: { method: 'GET'; url: string; headers: Record<string, string> },
 ): Promise<CapturedStatement[]> {
   const config = loadConfig({ ...env, LOG_LEVEL: 'silent', WORKERS: '1' })
-  const database = await createDatabase({ databaseUrl, poolSize: 2 })
-  const app = await buildApp({ config, database, logger: pino({ level: 'silent' }) })
+  // Patched before any connection exists: the pool's guard binds each connection's query when it connects.
   const original = pg.Client.prototype.query
   let recording: CapturedStatement[] | undefined
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
@@ -47,6 +46,8 @@ export async function captureRequestSql(
     if (recording && statement) recording.push(statement)
     return (original as (...a: unknown[]) => unknown).apply(this, args)
   } as typeof original
+  const database = await createDatabase({ databaseUrl, poolSize: 2 })
+  const app = await buildApp({ config, database, logger: pino({ level: 'silent' }) })
   try {
     await app.ready()
     for (let i = 0; i < 3; i++) {

@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { connect, createServer, type Socket } from 'node:net'
 import { sql } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
@@ -175,18 +177,40 @@ describe.runIf(serverUrl)('reads on a replica (DATABASE_REPLICA_URL), read-your-
   })
 })
 
+/** A TCP proxy to PostgreSQL that the test cuts: every connection through it dropped, new ones refused. */
+async function startCuttableProxy(target: URL): Promise<{ port: number; cut(): Promise<void> }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port || 5432), target.hostname)
+    for (const s of [client, upstream]) { sockets.add(s); s.on('close', () => sockets.delete(s)); s.on('error', () => s.destroy()) }
+    client.pipe(upstream).pipe(client)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as { port: number }).port,
+    async cut() {
+      for (const s of sockets) s.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
 describe.runIf(serverUrl)('reads while the primary is away, a replica answering', () => {
   let fresh: Awaited<ReturnType<typeof createTestDatabase>>
   let database: Database
   let app: FastifyInstance
+  let proxy: Awaited<ReturnType<typeof startCuttableProxy>>
 
   beforeAll(async () => {
     fresh = await createTestDatabase()
+    await createMigrator(fresh.database).migrate()
     const replica = new URL(fresh.url!)
     replica.searchParams.set('application_name', 'replica')
-    // Nothing listens on port 9: the primary refuses every connection.
+    // The primary is reached through a proxy the test cuts once the app is up, as a primary dying.
+    proxy = await startCuttableProxy(new URL(fresh.url!))
     const primary = new URL(fresh.url!)
-    primary.port = '9'
+    primary.port = String(proxy.port)
     database = await createDatabase({ databaseUrl: primary.toString(), replicaUrl: replica.toString() })
     app = await buildApp({ config: testConfig({ DATABASE_URL: primary.toString(), DATABASE_REPLICA_URL: replica.toString() }), database, logger: pino({ level: 'silent' }) })
     const servedBy = async () => {
@@ -198,6 +222,7 @@ describe.runIf(serverUrl)('reads while the primary is away, a replica answering'
     app.get('/test/before-authentication', { onRequest: async () => { atAuthentication = await servedBy() } }, async () => ({ by: atAuthentication }))
     app.post('/test/write', async () => ({ by: await servedBy() }))
     await app.ready()
+    await proxy.cut()
   })
   afterAll(async () => {
     await app.close()

@@ -107,6 +107,50 @@ describe('headers', () => {
     expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com')
     const denied = await t.app.inject({ url: '/healthz', headers: { origin: 'https://evil.example.com' } })
     expect(denied.headers['access-control-allow-origin']).toBeUndefined()
+    const deniedPreflight = await t.app.inject({ method: 'OPTIONS', url: '/api/v1/items/1', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'DELETE' } })
+    expect(deniedPreflight.headers['access-control-allow-origin']).toBeUndefined()
+  })
+
+  // Issue 19, defect 3: the preflight answered GET,HEAD,POST only, so a browser front end could never edit or delete.
+  const frontEndHeaders = ['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match', 'last-event-id']
+  const list = (value: unknown) => String(value ?? '').toLowerCase().split(',').map((v) => v.trim()).filter(Boolean)
+  for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']) {
+    it(`CORS preflight of ${method} with the headers a front end sends`, async () => {
+      const res = await t.app.inject({
+        method: 'OPTIONS', url: '/api/v1/items/1',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': method, 'access-control-request-headers': frontEndHeaders.join(',') },
+      })
+      expect(res.statusCode).toBe(204)
+      expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com')
+      expect(list(res.headers['access-control-allow-methods'])).toContain(method.toLowerCase())
+      expect(list(res.headers['access-control-allow-headers'])).toEqual(expect.arrayContaining(frontEndHeaders))
+    })
+  }
+
+  it('CORS answers expose the headers a front end reads', async () => {
+    const res = await t.app.inject({ url: '/api/v1/items', headers: { ...user.headers, origin: 'https://app.example.com' } })
+    expect(res.headers['access-control-allow-origin']).toBe('https://app.example.com')
+    expect(list(res.headers['access-control-expose-headers'])).toEqual(expect.arrayContaining([
+      'location', 'etag', 'link', 'retry-after', 'x-request-id', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset', 'idempotent-replayed',
+    ]))
+  })
+
+  // Issue 19, defect 4: one user's answers must not be stored by a shared cache or the browser's history.
+  it('every answer of an authenticated route is Cache-Control: no-store, errors included; public documents stay cacheable', async () => {
+    const created = await post(JSON.stringify({ name: 'cache' }))
+    const answers = [
+      created,
+      await t.app.inject({ url: '/api/v1/users/me', headers: user.headers }),
+      await t.app.inject({ url: '/api/v1/items', headers: user.headers }),
+      await t.app.inject({ url: `/api/v1/items/${created.json<{ id: number }>().id}`, headers: user.headers }),
+      await t.app.inject({ url: '/api/v1/items/999999', headers: user.headers }),
+      await t.app.inject({ url: '/api/v1/items/0x2', headers: user.headers }),
+      await t.app.inject({ url: '/api/v1/users/me' }),
+      await t.app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: { email: user.email, password: user.password } }),
+      await t.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refresh_token: user.refreshToken } }),
+    ]
+    expect(answers.map((r) => [r.statusCode, r.headers['cache-control']])).toEqual(answers.map((r) => [r.statusCode, 'no-store']))
+    for (const url of ['/healthz', '/openapi.json']) expect((await t.app.inject(url)).headers['cache-control']).toBeUndefined()
   })
 })
 

@@ -47,8 +47,10 @@ export const authPlugin = fp(async (app: FastifyInstance, options: AuthPluginOpt
   app.addHook('onRoute', (route) => {
     if (!route.config?.public) declareProblems(route, [401])
   })
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.public) return
+    // One user's answer (or the 401 that refuses it) must never be kept by a shared cache or the browser's history.
+    reply.header('cache-control', 'no-store')
     request.user = await options.resolveUser(bearerToken(request))
   })
 }, { name: 'auth' })

@@ -28,6 +28,15 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'x-xss-protection': '0',
 })
 
+/** Everything the API answers to (the plugin's default, GET,HEAD,POST, left a browser unable to edit or delete). */
+export const CORS_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+/** Request headers a front end sends: the token, JSON, retries of creates, conditional requests, SSE resumption. */
+export const CORS_ALLOWED_HEADERS = ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match', 'Last-Event-ID']
+/** Answer headers a front end's script may read (a browser hides all but a few unless listed). */
+export const CORS_EXPOSED_HEADERS = [
+  'Location', 'ETag', 'Link', 'Retry-After', 'X-Request-Id', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Idempotent-Replayed',
+]
+
 /** Every answer carries the request id and the security headers; CORS only for the configured origins. */
 export const securityPlugin = fp(async (app: FastifyInstance, options: SecurityOptions) => {
   app.addHook('onRequest', async (request, reply) => {
@@ -38,6 +47,10 @@ export const securityPlugin = fp(async (app: FastifyInstance, options: SecurityO
     // An empty list means no cross-origin access at all (the SPEC's default).
     origin: options.corsOrigins.length ? [...options.corsOrigins] : false,
     credentials: false,
-    exposedHeaders: ['x-request-id', 'location', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'],
+    methods: CORS_METHODS,
+    allowedHeaders: CORS_ALLOWED_HEADERS,
+    exposedHeaders: CORS_EXPOSED_HEADERS,
+    // A browser may reuse a preflight for 10 minutes instead of sending one before every edit.
+    maxAge: 600,
   })
 }, { name: 'security' })

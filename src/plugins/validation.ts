@@ -119,15 +119,22 @@ function sharedAjv(): AjvSet {
 
 const DECIMAL_ID = /^[1-9][0-9]*$/
 
+/** `id`, or a reference named after what it points to: a parent's `project_id`, an org route's `org_id`, `user_id`. */
+const isIdName = (name: string) => name === 'id' || name.endsWith('_id')
+
 /**
- * Ajv's coercion turns '1e3', '0x10' or ' 7' into integers; an id in a path must be plain decimal digits.
- * Checked before validation for every `:id` parameter, so those get the same 422 as 'abc'.
+ * Ajv's coercion turns '1e3', '0x10', '2.0' or ' 7' into integers; an id in a path must be plain decimal digits.
+ * Checked before validation for every path parameter named `id` or ending in `_id`, whichever route declares it
+ * (nested routes, org routes), so those get the same 422 as 'abc' by one rule.
  */
 export function assertDecimalIdParam(params: unknown): void {
-  const id = (params as { id?: unknown } | undefined)?.id
-  if (typeof id === 'string' && !DECIMAL_ID.test(id)) {
-    throw Object.assign(new Error('params/id must be a positive decimal integer'), {
-      validation: [{ instancePath: '/id', keyword: 'pattern', params: {}, message: 'must be a positive decimal integer' }],
+  if (!params || typeof params !== 'object') return
+  // for…in, not Object.entries: this runs on every request, and most have one parameter or none.
+  for (const name in params) {
+    const value = (params as Record<string, unknown>)[name]
+    if (!isIdName(name) || typeof value !== 'string' || DECIMAL_ID.test(value)) continue
+    throw Object.assign(new Error(`params/${name} must be a positive decimal integer`), {
+      validation: [{ instancePath: `/${name}`, keyword: 'pattern', params: {}, message: 'must be a positive decimal integer' }],
       validationContext: 'params',
     })
   }

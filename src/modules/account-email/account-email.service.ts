@@ -10,6 +10,7 @@ import { createAccountMails, TOKEN_TTL_SECONDS } from './account-email.mails.js'
 import type { MailRequestLimits } from './account-email.limits.js'
 import { createEmailTokensRepository, issueForActiveAddress, type Clock } from './email-tokens.repository.js'
 import type { EmailTokenPurpose } from './email-tokens.table.js'
+import { revokeEmailTokensFor } from './token-revocation.js'
 
 export interface AccountEmailDeps {
   db: Db
@@ -79,7 +80,7 @@ export function createAccountEmailService({ db, config, clock, limits, wake, cac
         const proven = provenEmail === user.email.toLowerCase()
         await users.update(userId, { hashed_password, ...(proven ? { email_verified: true } : {}) }, tx)
         await refreshTokens.revokeAllForUser(userId, tx)
-        await tokens.revoke(userId, 'password_reset', tx)
+        await revokeEmailTokensFor(tx, userId, ['password_reset'])
         await outbox.enqueue([mails.passwordChanged(user.email)], tx)
         return userId
       })
@@ -131,15 +132,11 @@ export function createAccountEmailService({ db, config, clock, limits, wake, cac
         await users.update(userId, { email: provenEmail, email_verified: true }, tx)
         await endSessions(userId, tx)
         // Links sent to the old address stop working: it is no longer the account's.
-        await tokens.revoke(userId, 'email_verification', tx)
-        await tokens.revoke(userId, 'password_reset', tx)
+        await revokeEmailTokensFor(tx, userId, ['email_change_confirmed'])
         return userId
       })
       cache?.invalidate(userId)
     },
-
-    /** A password change kills outstanding reset links (they were asked for with the old one in mind). */
-    revokeResetTokens: (userId: number, tx: Db) => tokens.revoke(userId, 'password_reset', tx),
   }
 }
 

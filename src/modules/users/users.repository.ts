@@ -59,8 +59,8 @@ export function createUsersRepository(db: Db) {
       return rows.length > 0
     },
 
-    async findById(id: number): Promise<PublicUser | undefined> {
-      const [row] = await db.select(publicUserColumns).from(users).where(eq(users.id, id))
+    async findById(id: number, tx: Db = db): Promise<PublicUser | undefined> {
+      const [row] = await tx.select(publicUserColumns).from(users).where(eq(users.id, id))
       return row
     },
 
@@ -107,7 +107,7 @@ export function createUsersRepository(db: Db) {
      * deactivation also invalidates every access token issued before, so reactivation does not revive them.
      */
     async update(id: number, changes: UserChanges, tx: Db = db): Promise<PublicUser | undefined> {
-      if (Object.keys(changes).length === 0) return this.findById(id)
+      if (Object.keys(changes).length === 0) return this.findById(id, tx)
       const endsSessions = changes.hashed_password !== undefined || changes.is_active === false
       const set = {
         ...changes,

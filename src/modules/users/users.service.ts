@@ -4,6 +4,7 @@ import { BadRequestError, ConflictError, NotFoundError } from '../../shared/erro
 import { createRefreshTokensRepository } from '../auth/refresh-tokens.repository.js'
 import { assertHashable, hashPassword, verifyPassword } from './passwords.js'
 import type { AccountEmailService } from '../account-email/account-email.service.js'
+import { revokeEmailTokensFor, type AccountEvent } from '../account-email/token-revocation.js'
 import { releaseOrgsOfDeletedUser } from '../orgs/account-deletion.js'
 import type { UserCache } from './users.cache.js'
 import { createUsersRepository, type PublicUser, type UserChanges } from './users.repository.js'
@@ -11,8 +12,8 @@ import type { PasswordChange, UserAdminUpdate, UserCreate, UserUpdateMe } from '
 
 const LAST_SUPERUSER = 'The last active superuser cannot be deleted, deactivated or demoted'
 
-/** What the users module asks of account email: the sign-up verification mail and reset links to kill. */
-export type UsersAccountEmail = Pick<AccountEmailService, 'queueVerification' | 'wake' | 'revokeResetTokens'>
+/** What the users module asks of account email: the sign-up verification mail. */
+export type UsersAccountEmail = Pick<AccountEmailService, 'queueVerification' | 'wake'>
 
 /**
  * `cache` is told of every change this process makes, before the answer leaves (other processes hear a NOTIFY).
@@ -22,14 +23,20 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
   const repo = createUsersRepository(db)
   const refreshTokens = createRefreshTokensRepository(db)
 
-  /** Runs a change that may remove a superuser's power in a transaction that keeps at least one. */
+  /** Runs a change in a transaction; one that may remove a superuser's power keeps at least one. */
   async function guardLastSuperuser<T>(id: number, removesPower: boolean, change: (tx: Db) => Promise<T>): Promise<T> {
-    if (!removesPower) return change(db)
     return db.transaction(async (tx) => {
-      if (!(await repo.isSafeToRemoveSuperuser(id, tx))) throw new ConflictError(LAST_SUPERUSER)
+      if (removesPower && !(await repo.isSafeToRemoveSuperuser(id, tx))) throw new ConflictError(LAST_SUPERUSER)
       return change(tx)
     })
   }
+
+  /** What a superuser's edit settles about who controls the account (see account-email/token-revocation.ts). */
+  const adminEvents = (changes: UserChanges): AccountEvent[] => [
+    ...(changes.hashed_password !== undefined ? ['password_set_by_superuser' as const] : []),
+    ...(changes.email !== undefined ? ['email_set_by_superuser' as const] : []),
+    ...(changes.is_active === false ? ['deactivated' as const] : []),
+  ]
 
   async function toChanges(input: UserAdminUpdate): Promise<UserChanges> {
     const { password, email, ...rest } = input
@@ -88,6 +95,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
         const updated = await repo.update(id, changes, tx)
         // A deactivated user, or a new password, ends every session at once.
         if (updated && (changes.hashed_password || changes.is_active === false)) await refreshTokens.revokeAllForUser(id, tx)
+        if (updated) await revokeEmailTokensFor(tx, id, adminEvents(changes))
         return updated
       })
       cache?.invalidate(id)
@@ -104,7 +112,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
       await db.transaction(async (tx) => {
         await repo.update(id, { hashed_password }, tx)
         await refreshTokens.revokeAllForUser(id, tx)
-        await accountEmail?.revokeResetTokens(id, tx)
+        await revokeEmailTokensFor(tx, id, ['password_changed'])
       })
       cache?.invalidate(id)
     },
