@@ -938,7 +938,13 @@ export interface components {
             /** @description Null until the first update */
             updated_at: string | null;
         };
-        /** EventTicket */
+        /**
+         * EventTicket
+         * @example {
+         *       "ticket": "q2XcVb0x0rJ3nWw9yq4m2j8o6Jd5kVnq1t0r7y3u9iE",
+         *       "expires_at": "2026-11-23T18:01:00.000Z"
+         *     }
+         */
         EventTicket: {
             /**
              * @description Single use, valid 60 seconds: GET /api/v1/events?ticket=…
@@ -8401,6 +8407,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "ticket": "q2XcVb0x0rJ3nWw9yq4m2j8o6Jd5kVnq1t0r7y3u9iE",
+                     *       "expires_at": "2026-11-23T18:01:00.000Z"
+                     *     }
+                     */
                     "application/json": components["schemas"]["EventTicket"];
                 };
             };
