@@ -8,6 +8,7 @@ import type { Tracing } from './tracing/tracing.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
 import { connectionClosePlugin } from './plugins/connection-close.js'
+import { idempotencySweepPlugin } from './modules/idempotency/idempotency.plugin.js'
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { inFlightPlugin } from './plugins/in-flight.js'
 import { loadSheddingPlugin } from './plugins/load-shedding.js'
@@ -127,6 +128,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
   await app.register(routeContractPlugin)
   await app.register(openapiPlugin)
   await app.register(mailPlugin)
+  await app.register(idempotencySweepPlugin)
   const allResources = [items, ...resources]
   await app.register(webhooksPlugin, { resources: allResources, stats: eventStats })
   await app.register(eventsPlugin, { resources: allResources, stats: eventStats, onHorizon: (horizon) => app.webhooks.fanOut(horizon) })

@@ -7176,7 +7176,13 @@ export interface operations {
     createItem: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first request is processed and its answer kept 24 h; a repeat with the same body gets that answer again (`Idempotent-Replayed: true`), with another body 422, while the first is still running 409. Per caller.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -7213,6 +7219,8 @@ export interface operations {
                     ETag?: string;
                     /** @description The URL of the new item */
                     Location?: string;
+                    /** @description Present on a replayed answer */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -7262,6 +7270,24 @@ export interface operations {
                      *       "status": 401,
                      *       "title": "Unauthorized",
                      *       "detail": "Could not validate credentials"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "status": 409,
+                     *       "title": "Conflict",
+                     *       "detail": "A user with this email already exists"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

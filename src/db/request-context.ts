@@ -22,3 +22,13 @@ export function lsnToNumber(lsn: string): number {
   const [high = '', low = ''] = lsn.split('/')
   return Number.parseInt(high, 16) * 2 ** 32 + Number.parseInt(low, 16)
 }
+
+/**
+ * Runs `read` on the primary whatever the request: a lookup that decides access (a membership, like the user read
+ * by authentication) must see a removal committed a moment ago by someone else, which a caller's own commit
+ * position says nothing about.
+ */
+export function onPrimary<T>(read: () => Promise<T>): Promise<T> {
+  const context = requestDbContext.getStore()
+  return context?.replica ? requestDbContext.run({ ...context, replica: false }, read) : read()
+}

@@ -29,9 +29,10 @@ export function createMembersService({ db, memberships, cache }: OrgsDeps) {
    * read after the lock, and the owners are counted after it, so concurrent changes serialise and the last owner
    * check cannot be raced. `change` gets both roles and applies the change inside the transaction.
    */
-  async function underLock<T>(orgId: number, actorId: number, targetId: number, change: (tx: Db, actor: Role, current: Role) => Promise<T>): Promise<T> {
+  async function underLock<T>(orgId: number, actorId: number, targetId: number,
+    change: (tx: Db, actor: Role, current: Role) => Promise<{ value: T; wrote: boolean }>): Promise<T> {
     await requireRole(memberships, orgId, actorId, 'viewer')
-    const result = await db.transaction(async (tx) => {
+    const outcome = await db.transaction(async (tx) => {
       const actor = await repo.lockForChange(orgId, actorId, tx)
       if (!actor) throw orgNotFound()
       const current = actorId === targetId ? actor : await repo.roleOf(orgId, targetId, tx)
@@ -41,9 +42,10 @@ export function createMembersService({ db, memberships, cache }: OrgsDeps) {
         throw memberNotFound()
       }
       return change(tx, actor, current)
-    })
+      })
     cache.invalidate(orgId, targetId)
-    return result
+    if (outcome.wrote) await cache.propagated()
+    return outcome.value
   }
 
   const assertOwnerRemains = async (orgId: number, tx: Db) => {
@@ -64,7 +66,7 @@ export function createMembersService({ db, memberships, cache }: OrgsDeps) {
           // Counted after the change, under the lock: zero owners left means this was the last one.
           if (current === 'owner') await assertOwnerRemains(orgId, tx)
         }
-        return (await repo.findMember(orgId, targetId, tx))!
+        return { value: (await repo.findMember(orgId, targetId, tx))!, wrote: role !== current }
       })
     },
 
@@ -74,6 +76,7 @@ export function createMembersService({ db, memberships, cache }: OrgsDeps) {
         if (actorId !== targetId) assertMayChange(actor, current, undefined)
         await repo.removeMember(orgId, targetId, tx)
         if (current === 'owner') await assertOwnerRemains(orgId, tx)
+        return { value: undefined, wrote: true }
       })
     },
   }

@@ -91,3 +91,49 @@ describe('membership cache', () => {
     expect(await cache.roleOf(1, 2)).toBe('viewer')
   })
 })
+
+describe('propagated: writers wait for every listening instance', () => {
+  /** A server "database" whose pg_stat_activity counts `listeners` sessions; NOTIFYs sent are recorded. */
+  function server(listeners: number) {
+    const s = setup()
+    const sent: string[] = []
+    const database = Object.assign(s.database, {
+      engine: 'postgres',
+      db: {
+        execute: async (query: { queryChunks: unknown[] }) => {
+          const text = JSON.stringify(query.queryChunks)
+          if (text.includes('pg_stat_activity')) return { rows: [{ n: listeners }] }
+          sent.push(String(query.queryChunks.find((c) => typeof c === 'string' && /^(sync|ack):/.test(c))))
+          return { rows: [] }
+        },
+      },
+    })
+    return { ...s, database, sent }
+  }
+
+  it('resolves once as many acks as listening sessions arrived, and answers other instances\' syncs', async () => {
+    const s = server(2)
+    const cache = await createMembershipCache(s.database, s.reader)
+    let done = false
+    const waiting = cache.propagated().then(() => { done = true })
+    await new Promise((resolve) => setImmediate(resolve))
+    const sync = s.sent.find((p) => p.startsWith('sync:'))!
+    s.handlers.onMessage!(sync) // our own marker comes back: we ack it like any instance
+    s.handlers.onMessage!(`ack:${sync.slice(5)}`)
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(done).toBe(false)
+    s.handlers.onMessage!(`ack:${sync.slice(5)}`)
+    await waiting
+    expect(s.sent).toContain(`ack:${sync.slice(5)}`)
+  })
+
+  it('gives up after the timeout, and does not wait on the embedded engine or while LISTEN is down', async () => {
+    const s = server(3)
+    const cache = await createMembershipCache(s.database, s.reader)
+    await cache.propagated(10)
+    s.handlers.listening = false
+    await cache.propagated(60_000)
+    const embedded = await createMembershipCache(Object.assign(setup().database, { engine: 'pglite' }), setup().reader)
+    await embedded.propagated(60_000)
+  })
+})

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { sql } from 'drizzle-orm'
 import type { Database, Listener } from '../../db/client.js'
 import { createMembershipReader, type MembershipResolver } from './memberships.js'
 import type { Role } from './roles.js'
@@ -6,6 +8,9 @@ const TTL_MS = 30_000
 const MAX_ENTRIES = 10_000
 
 const keyOf = (orgId: number, userId: number) => `${orgId}:${userId}`
+const CHANNEL = 'keel_membership_changed'
+const SYNC = 'sync:'
+const ACK = 'ack:'
 
 /**
  * Callers' roles in orgs, kept for a few seconds so an org-scoped request does not pay a second round trip.
@@ -30,7 +35,21 @@ export async function createMembershipCache(database: Database, reader: Membersh
     stats.invalidations += entries.size
     entries.clear()
   }
-  const listener: Listener = await database.listen('keel_membership_changed', forget, forgetAll)
+  // Writers waiting for every instance to confirm it has applied their change (see `propagated`).
+  const syncs = new Map<string, { acks: number; need: number; done: () => void }>()
+  const notify = (payload: string) => database.db.execute(sql`select pg_notify(${CHANNEL}, ${payload})`)
+  const onMessage = (payload: string) => {
+    if (payload.startsWith(SYNC)) {
+      // Notifications reach a session in commit order: this one arriving means every change before it was applied here.
+      notify(ACK + payload.slice(SYNC.length)).catch(() => undefined)
+    } else if (payload.startsWith(ACK)) {
+      const sync = syncs.get(payload.slice(ACK.length))
+      if (sync && ++sync.acks >= sync.need) sync.done()
+    } else {
+      forget(payload)
+    }
+  }
+  const listener: Listener = await database.listen('keel_membership_changed', onMessage, forgetAll)
 
   return {
     async roleOf(orgId: number, userId: number): Promise<Role | undefined> {
@@ -56,6 +75,31 @@ export async function createMembershipCache(database: Database, reader: Membersh
     invalidateOrg(orgId: number): void {
       generation++
       for (const key of entries.keys()) if (key.startsWith(`${orgId}:`)) forget(key)
+    },
+    /**
+     * Resolves once every Keel instance listening on this database has applied the membership changes this process
+     * committed so far (at most `timeoutMs`). Writers await it before answering, so the client's next request, on any
+     * instance, meets the change: a NOTIFY alone reaches other instances some milliseconds later. The instances are
+     * the sessions whose last statement was this channel's LISTEN (pg_stat_activity); each answers a `sync:` marker
+     * with an `ack:` once the marker, and so every change committed before it, has arrived. The embedded engine is one
+     * process, whose listeners run before the writer's transaction resolves: nothing to wait for.
+     */
+    async propagated(timeoutMs = 2_000): Promise<void> {
+      if (database.engine === 'pglite' || !listener.isListening()) return
+      const nonce = randomBytes(9).toString('base64url')
+      let timer: NodeJS.Timeout | undefined
+      try {
+        const { rows } = await database.db.execute(sql`select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and query = ${`LISTEN ${CHANNEL}`}`) as unknown as { rows: { n: number }[] }
+        await new Promise<void>((resolve) => {
+          syncs.set(nonce, { acks: 0, need: Number(rows[0]?.n ?? 1), done: resolve })
+          timer = setTimeout(resolve, timeoutMs)
+          notify(SYNC + nonce).catch(() => resolve())
+        })
+      } finally {
+        clearTimeout(timer)
+        syncs.delete(nonce)
+      }
     },
     status: () => ({ membershipCache: listener.isListening() ? 'active' as const : 'bypassed' as const, listen: listener.state() }),
     stats: () => ({ ...stats }),

@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { onPrimary } from '../../db/request-context.js'
 import { memberships } from './orgs.table.js'
 import { isRole, type Role } from './roles.js'
 
@@ -16,7 +17,8 @@ export function createMembershipReader(db: Db): MembershipResolver {
     .prepare('memberships_role_of')
   return {
     async roleOf(orgId, userId) {
-      const [row] = await findRole.execute({ orgId, userId })
+      // On the primary even for a GET served by a replica: a removal by an admin must hold on the next request.
+      const [row] = await onPrimary(() => findRole.execute({ orgId, userId }))
       return row && isRole(row.role) ? row.role : undefined
     },
   }

@@ -12,6 +12,8 @@ import { slugCandidates } from './slug.js'
 export interface MembershipInvalidation {
   invalidate(orgId: number, userId: number): void
   invalidateOrg(orgId: number): void
+  /** After a committed change: resolves once every instance has applied it (see memberships.cache.ts). */
+  propagated(): Promise<void>
 }
 
 export interface OrgsDeps {
@@ -97,6 +99,8 @@ export function createOrgsService({ db, memberships, cache }: OrgsDeps) {
         await repo.delete(orgId, tx)
       })
       cache.invalidateOrg(orgId)
+      // Every membership's NOTIFY (the cascade's) was sent at that commit; other instances apply them before answering.
+      await cache.propagated()
     },
   }
 }
