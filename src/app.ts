@@ -8,6 +8,7 @@ import type { Tracing } from './tracing/tracing.js'
 import { authPlugin } from './plugins/auth.js'
 import { bodyParsersPlugin } from './plugins/body-parsers.js'
 import { connectionClosePlugin } from './plugins/connection-close.js'
+import { idempotencySweepPlugin } from './modules/idempotency/idempotency.plugin.js'
 import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.js'
 import { inFlightPlugin } from './plugins/in-flight.js'
 import { loadSheddingPlugin } from './plugins/load-shedding.js'
@@ -30,6 +31,8 @@ import { healthRoutes } from './modules/health/health.routes.js'
 import { mailPlugin } from './modules/mail/mail.plugin.js'
 import { eventsPlugin } from './modules/events/events.plugin.js'
 import { eventsRoutes } from './modules/events/events.routes.js'
+import { webhooksPlugin } from './modules/webhooks/webhooks.plugin.js'
+import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js'
 import { createEventStats } from './modules/events/events.stats.js'
 import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
@@ -125,8 +128,10 @@ export async function buildApp({ config, database, logger, clock, resources = []
   await app.register(routeContractPlugin)
   await app.register(openapiPlugin)
   await app.register(mailPlugin)
+  await app.register(idempotencySweepPlugin)
   const allResources = [items, ...resources]
-  await app.register(eventsPlugin, { resources: allResources, stats: eventStats })
+  await app.register(webhooksPlugin, { resources: allResources, stats: eventStats })
+  await app.register(eventsPlugin, { resources: allResources, stats: eventStats, onHorizon: (horizon) => app.webhooks.fanOut(horizon) })
 
   await app.register(healthRoutes)
   await app.register(async (api) => {
@@ -138,6 +143,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await api.register(items.routes)
     for (const resource of resources) await api.register(resource.routes)
     await api.register(eventsRoutes, { resourceNames: allResources.map((r) => r.name) })
+    await api.register(webhooksRoutes, { resourceNames: allResources.map((r) => r.name) })
   }, { prefix: '/api/v1' })
 
   return app

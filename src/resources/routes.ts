@@ -4,7 +4,8 @@ import { NotFoundError, ValidationError } from '../shared/errors.js'
 import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../shared/schemas.js'
 import { JSON_MAX_BYTES } from './field-types.js'
 import { aOrAn, type Resource, type Row } from './define.js'
-import { conditionalHeaders, etagHeader, ifMatchVersions, sendRow } from './etag.js'
+import { IdempotencyHeaders, replayedHeader, withIdempotency } from '../modules/idempotency/idempotency.js'
+import { conditionalHeaders, etagHeader, etagOf, ifMatchVersions, sendRow } from './etag.js'
 import { createPageAnswers } from './pages.js'
 import type { Scope } from './scope.js'
 
@@ -67,15 +68,19 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
   const created = {
     201: one(`The created ${singular}`, {
       Location: { type: 'string', description: `The URL of the new ${singular}`, examples: [`/api/v1${base.replace(':org_id', '1')}/1`] },
+      ...replayedHeader,
     }),
-    ...errors(400, 413, 415, ...writeConflict),
+    ...errors(400, 409, 413, 415),
   }
   const create = async (request: Request, reply: FastifyReply, body: Body) => {
     const caller = await scope.callerOf(request, 'create')
     assertJsonSizes(resource, body)
-    const input = hooks.beforeCreate ? await hooks.beforeCreate(caller, body, db) : body
-    const row = await repo.insert(caller, input)
-    return sendRow(request, reply.header('location', `${collectionUrl(scope, name, request)}/${row.id}`), row as Row, 201)
+    // With an Idempotency-Key the insert runs in the key's transaction, on a repository of that transaction.
+    return withIdempotency(db, request, reply, async (tx) => {
+      const input = hooks.beforeCreate ? await hooks.beforeCreate(caller, body, tx) : body
+      const row = await (tx === db ? repo : resource.repository(tx)).insert(caller, input)
+      return { status: 201, location: `${collectionUrl(scope, name, request)}/${row.id}`, etag: etagOf(row), body: row }
+    })
   }
   const listDescription = `${scope.kind === 'org' ? `The org's ${name}` : `Your ${name} only`}, a page at a time (\`skip\`, \`limit\`), `
     + 'with exact-match filters and `q` where the resource offers them, ordered by `sort` (ties broken by id). `total` counts every match. '
@@ -91,7 +96,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
       description: scope.kind === 'org'
         ? `Creates ${a} in the org; \`org_id\` comes from the path and \`created_by\` is you.${access('create')}`
         : `Creates ${a} owned by you; \`owner_id\` is always you and cannot be sent.`,
-      ...prefixParams, body: schemas.create, response: created,
+      ...prefixParams, headers: IdempotencyHeaders, body: schemas.create, response: created,
     },
   }, async (request, reply) => create(request as Request, reply, (request as Request).body))
 
@@ -183,7 +188,7 @@ async function buildNestedRoutes(app: FastifyInstance, resource: Resource, share
     schema: {
       tags, operationId: `create${title}In${parent.title}`, summary: `Create ${aOrAn(singular)} in ${whose} ${parent.name}`,
       description: `\`${field}\` comes from the path; 404 when that ${parent.singular} is not ${scope.kind === 'org' ? "the org's" : 'yours'}.`,
-      params, body: schemas.createNested, response: { ...shared.created, ...shared.errors(400, 404, 413, 415) },
+      params, headers: IdempotencyHeaders, body: schemas.createNested, response: { ...shared.created, ...shared.errors(400, 404, 413, 415) },
     },
   }, async (raw, reply) => {
     const request = raw as Request
