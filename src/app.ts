@@ -32,6 +32,8 @@ import { healthRoutes } from './modules/health/health.routes.js'
 import { mailPlugin } from './modules/mail/mail.plugin.js'
 import { eventsPlugin } from './modules/events/events.plugin.js'
 import { eventsRoutes } from './modules/events/events.routes.js'
+import { webhooksPlugin } from './modules/webhooks/webhooks.plugin.js'
+import { webhooksRoutes } from './modules/webhooks/webhooks.routes.js'
 import { createEventStats } from './modules/events/events.stats.js'
 import { items } from './modules/items/items.resource.js'
 import type { Resource } from './resources/define.js'
@@ -133,7 +135,8 @@ export async function buildApp({ config, database, logger, clock, resources = []
   await app.register(mailPlugin)
   await app.register(idempotencySweepPlugin)
   const allResources = [items, ...resources]
-  await app.register(eventsPlugin, { resources: allResources, stats: eventStats })
+  await app.register(webhooksPlugin, { resources: allResources, stats: eventStats })
+  await app.register(eventsPlugin, { resources: allResources, stats: eventStats, onHorizon: (horizon) => app.webhooks.fanOut(horizon) })
 
   await app.register(healthRoutes)
   await app.register(async (api) => {
@@ -145,6 +148,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
     await api.register(items.routes)
     for (const resource of resources) await api.register(resource.routes)
     await api.register(eventsRoutes, { resourceNames: allResources.map((r) => r.name) })
+    await api.register(webhooksRoutes, { resourceNames: allResources.map((r) => r.name) })
   }, { prefix: '/api/v1' })
 
   return app

@@ -146,6 +146,7 @@ export const openapiPlugin = fp(async (app: FastifyInstance) => {
         { name: 'users', description: 'Accounts: sign-up, your own profile, administration by superusers' },
         { name: 'items', description: 'Items: the resource each user owns' },
         { name: 'events', description: 'Changes as they happen: a Server-Sent Events stream (docs/events.md)' },
+        { name: 'webhooks', description: 'Changes POSTed to your endpoints, signed (Standard Webhooks; docs/events.md)' },
         { name: 'operations', description: 'Health and readiness for load balancers' },
       ],
     },

@@ -3,9 +3,10 @@ import { buildTestApp, type TestApp } from '../../test/helpers/app.js'
 import { createUser, type TestUser } from '../../test/helpers/factories.js'
 import { boards, fixtureMigrationsDir, fixtureResources } from '../../test/fixtures/resources.js'
 import { baseUrl, buildPeer } from '../../test/helpers/instances.js'
-import { createOrg } from '../../test/helpers/orgs.js'
+import { addMember, createOrg } from '../../test/helpers/orgs.js'
 
-// Org resources through real sockets on two instances of one database: the tenant boundary under concurrency.
+// Org resources through real sockets on two instances of one database: the tenant boundary under concurrency, and
+// role changes and removals that must hold on the very next request, whichever instance serves it.
 
 let t: TestApp
 let peer: Awaited<ReturnType<typeof buildPeer>>
@@ -59,6 +60,23 @@ describe(`${boards.name} under concurrency, two orgs, two instances`, () => {
       expect(page.body.total).toBe(6) // the seeded row and 5 of the 40
       expect(page.body.items!.every((row) => row.org_id === orgs[i])).toBe(true)
       expect((await send(i, users[i]!, 'GET', `/orgs/${orgs[i]}/${boards.name}/${seeded[i]!.body.id}`)).body.title).toMatch(/^board /)
+    }
+  })
+
+  it('a demotion and a removal on one instance hold on the next request on the other, 20 rounds', async () => {
+    const owner = await createUser(t.app)
+    const colleague = await createUser(t.app)
+    for (let round = 0; round < 20; round++) {
+      const org = (await createOrg(t.app, owner, { name: `round ${round}` })).id
+      await addMember(t.database, org, colleague.id, 'member')
+      const [here, there] = [round % 2, (round + 1) % 2]
+      // The colleague's role is now cached on the instance that will answer its next request.
+      expect((await send(there, colleague, 'POST', `/orgs/${org}/${boards.name}`, board())).status).toBe(201)
+      expect((await send(here, owner, 'PATCH', `/orgs/${org}/members/${colleague.id}`, { role: 'viewer' })).status).toBe(200)
+      expect((await send(there, colleague, 'POST', `/orgs/${org}/${boards.name}`, board())).status, `round ${round}: demoted`).toBe(403)
+      expect((await send(there, colleague, 'GET', `/orgs/${org}/${boards.name}`)).status).toBe(200)
+      expect((await send(here, owner, 'DELETE', `/orgs/${org}/members/${colleague.id}`)).status).toBe(204)
+      expect((await send(there, colleague, 'GET', `/orgs/${org}/${boards.name}`)).status, `round ${round}: removed`).toBe(404)
     }
   })
 })

@@ -49,17 +49,20 @@ describe('GET /openapi.json', () => {
     const builtIn = operations().map(({ name }) => name).filter((name) => !generated.some((g) => new RegExp(`^\\w+ /api/v1/(orgs/\\{org_id\\}/)?(\\w+/\\{\\w+\\}/)?${g}(/|$)`).test(name)))
     expect(builtIn.sort()).toEqual([
       'DELETE /api/v1/items/{id}', 'DELETE /api/v1/orgs/{org_id}', 'DELETE /api/v1/orgs/{org_id}/invitations/{id}',
-      'DELETE /api/v1/orgs/{org_id}/members/{user_id}', 'DELETE /api/v1/users/me', 'DELETE /api/v1/users/{id}',
+      'DELETE /api/v1/orgs/{org_id}/members/{user_id}', 'DELETE /api/v1/orgs/{org_id}/webhooks/{id}', 'DELETE /api/v1/users/me', 'DELETE /api/v1/users/{id}',
+      'DELETE /api/v1/webhooks/{id}',
       'GET /api/v1/events', 'GET /api/v1/items', 'GET /api/v1/items/{id}', 'GET /api/v1/orgs',
       'GET /api/v1/orgs/{org_id}', 'GET /api/v1/orgs/{org_id}/invitations', 'GET /api/v1/orgs/{org_id}/members',
-      'GET /api/v1/users', 'GET /api/v1/users/me', 'GET /api/v1/users/{id}', 'GET /healthz', 'GET /readyz',
+      'GET /api/v1/orgs/{org_id}/webhooks', 'GET /api/v1/orgs/{org_id}/webhooks/{id}/deliveries',
+      'GET /api/v1/users', 'GET /api/v1/users/me', 'GET /api/v1/users/{id}', 'GET /api/v1/webhooks', 'GET /api/v1/webhooks/{id}/deliveries',
+      'GET /healthz', 'GET /readyz',
       'PATCH /api/v1/items/{id}', 'PATCH /api/v1/orgs/{org_id}', 'PATCH /api/v1/orgs/{org_id}/members/{user_id}',
-      'PATCH /api/v1/users/me', 'PATCH /api/v1/users/{id}', 'POST /api/v1/auth/confirm-email-change',
+      'PATCH /api/v1/orgs/{org_id}/webhooks/{id}', 'PATCH /api/v1/users/me', 'PATCH /api/v1/users/{id}', 'PATCH /api/v1/webhooks/{id}', 'POST /api/v1/auth/confirm-email-change',
       'POST /api/v1/auth/logout', 'POST /api/v1/auth/password-recovery', 'POST /api/v1/auth/password-reset',
       'POST /api/v1/auth/refresh', 'POST /api/v1/auth/token', 'POST /api/v1/auth/verify-email',
       'POST /api/v1/events/tickets', 'POST /api/v1/invitations/accept', 'POST /api/v1/items', 'POST /api/v1/orgs',
-      'POST /api/v1/orgs/{org_id}/invitations', 'POST /api/v1/users', 'POST /api/v1/users/me/email',
-      'POST /api/v1/users/me/verification-email', 'PUT /api/v1/items/{id}', 'PUT /api/v1/users/me/password',
+      'POST /api/v1/orgs/{org_id}/invitations', 'POST /api/v1/orgs/{org_id}/webhooks', 'POST /api/v1/users', 'POST /api/v1/users/me/email',
+      'POST /api/v1/users/me/verification-email', 'POST /api/v1/webhooks', 'PUT /api/v1/items/{id}', 'PUT /api/v1/users/me/password',
     ])
   })
 

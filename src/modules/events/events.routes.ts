@@ -27,7 +27,7 @@ const EventsHeadersSchema = Type.Object({
 const TicketSchema = Type.Object({
   ticket: Type.String({ description: 'Single use, valid 60 seconds: GET /api/v1/events?ticket=…', examples: ['q2Xc…'] }),
   expires_at: Type.String({ format: 'date-time', examples: ['2026-11-23T18:01:00.000Z'] }),
-}, { $id: 'EventTicket', title: 'EventTicket' })
+}, { $id: 'EventTicket', title: 'EventTicket', examples: [{ ticket: 'q2XcVb0x0rJ3nWw9yq4m2j8o6Jd5kVnq1t0r7y3u9iE', expires_at: '2026-11-23T18:01:00.000Z' }] })
 
 const bearerOf = (request: FastifyRequest) => /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
 
