@@ -102,7 +102,7 @@ describe('stream lifecycle', () => {
     socket.write(`GET /api/v1/events HTTP/1.1\r\nhost: x\r\nauthorization: ${user.headers.authorization}\r\n\r\n`)
     socket.pause()
     await eventually(async () => expect(t.app.events.openStreams()).toBe(1))
-    await exec(sql`insert into items (name, description, owner_id) select 'bulk ' || g, repeat('x', 1000), ${user.id} from generate_series(1, 4000) g`)
+    await exec(sql`insert into items (name, description, owner_id) select 'bulk ' || g, repeat('x', 1000), ${user.id} from generate_series(1, 16000) g`)
     await exec(sql`select pg_notify('keel_events', '')`)
     await eventually(async () => expect(t.app.events.openStreams()).toBe(0), 500)
     socket.destroy()

@@ -25,13 +25,16 @@ export interface HubOptions {
 const CATCH_UP_MS = 5
 // Without a working LISTEN (connecting, or a pooler in the way) the log is polled this often instead.
 const FALLBACK_POLL_MS = 500
+// How often the log is read when nothing wakes the hub: writes no longer NOTIFY (migration 0010), so this is the
+// delivery latency across instances.
+const POLL_MS = 200
 
 interface Frame { event: PublicEvent; text: string }
 type Grant = Grants['users'] extends Map<number, infer G> ? G : never
 
 /**
  * The events of this instance: reads the log up to the safe horizon (events.horizon.ts) whenever a notification
- * says something was committed (the trigger's NOTIFY keel_events) and hands each event to the open streams that
+ * is woken (a NOTIFY keel_events, which nothing sends since migration 0010, or its 200 ms poll) and hands each event to the open streams that
  * may read it. Every instance reads the log itself, so fan-out across instances needs only the database.
  * Authorization is read from the database for each page, at delivery time.
  */
@@ -48,6 +51,8 @@ export function createEventHub(options: HubOptions) {
   let running: Promise<void> | undefined
   let again = false
   let stopped = true
+  // Set once the log's end is known: before that a stream would not know where "now" is.
+  let started = false
 
   const toFrame = (stored: StoredEvent): Frame => {
     const event = shape(stored)
@@ -145,7 +150,7 @@ export function createEventHub(options: HubOptions) {
         again = false
         return wake()
       }
-      schedule(horizon.behind() ? CATCH_UP_MS : listener?.isListening() ? options.pollMs ?? 5_000 : FALLBACK_POLL_MS)
+      schedule(horizon.behind() ? CATCH_UP_MS : listener?.isListening() ? options.pollMs ?? POLL_MS : FALLBACK_POLL_MS)
     })
   }
 
@@ -161,18 +166,21 @@ export function createEventHub(options: HubOptions) {
     /** LISTENs, then takes the log's current end as its start: streams without Last-Event-ID begin there. */
     async start(): Promise<void> {
       stopped = false
-      listener = await database.listen('keel_events', wake, wake)
+      // Once: a start that failed (no database) is tried again, and must not LISTEN twice.
+      listener ??= await database.listen('keel_events', wake, wake)
       // Two observations settle the horizon unless writes are in flight; then it follows within a few rounds.
       const first = await observe(database.db)
       horizon.observe(first)
       while (horizon.current() < first.lastId && !stopped) horizon.observe(await observe(database.db))
       position = horizon.current()
+      started = true
       heartbeat = setInterval(() => void beat().catch((err: unknown) => logger.warn({ err }, 'event stream heartbeat failed')), options.heartbeatMs)
       heartbeat.unref()
       wake()
     },
 
     position: () => position,
+    started: () => started,
     /** Ids handed out but not yet known to be final: the delivery lag, in events (a metric). */
     pending: () => Math.max(0, horizon.seen() - position),
     openStreams: () => streams.size,

@@ -23,6 +23,7 @@ export interface EventsPluginOptions {
 
 const HOUR_MS = 3_600_000
 const HEARTBEAT_MS = 15_000
+const START_RETRY_MS = 1_000
 
 /**
  * The hub lives as long as the app: it starts reading the log when the app is ready, and ends every stream before
@@ -48,13 +49,26 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
     await hub.sweep(app.config.events.retentionHours)
     await repo.sweepTickets()
   }
+  let retry: NodeJS.Timeout | undefined
+  // An instance that starts while the database is away (a failover) serves everything else and keeps trying: its
+  // streams answer 503 until it knows where the log ends.
+  const start = async (): Promise<void> => {
+    try {
+      await hub.start()
+    } catch (err) {
+      logger.warn({ err }, 'event streams cannot start yet (the event log is unreachable): retrying')
+      retry = setTimeout(() => void start(), START_RETRY_MS)
+      retry.unref()
+    }
+  }
   app.addHook('onReady', async () => {
-    await hub.start()
+    await start()
     sweeper = setInterval(() => void sweep().catch((err: unknown) => logger.warn({ err }, 'event log clean-up failed')), HOUR_MS)
     sweeper.unref()
   })
   app.addHook('preClose', async () => {
     clearInterval(sweeper)
+    clearTimeout(retry)
     await hub.stop()
   })
 }, { name: 'events' })

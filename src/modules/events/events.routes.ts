@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { problemResponses } from '../../shared/schemas.js'
-import { UnauthorizedError, ValidationError } from '../../shared/errors.js'
+import { ServiceUnavailableError, UnauthorizedError, ValidationError } from '../../shared/errors.js'
 import { createAccessResolver } from '../auth/auth.access.js'
 import { createAccessTokens } from '../auth/auth.tokens.js'
 import { createEventsRepository } from './events.repository.js'
@@ -82,6 +82,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ resourceNames: readonly s
   }, async (request, reply) => {
     const types = parseTypes(request.query.types)
     const { userId, tokenVersion } = await authenticate(request, request.query.ticket)
+    if (!app.events.started()) throw new ServiceUnavailableError('Event streams are starting: retry shortly')
     const resumeAt = request.headers['last-event-id']
     const stream = new EventStream(reply, {
       userId, tokenVersion, types,
