@@ -84,7 +84,7 @@ describe('typed client (openapi-fetch on src/client/schema.d.ts) against a real 
     expect(read.data).toEqual(item)
 
     const list = await authed.GET('/api/v1/items', { params: { query: { limit: 10, q: 'note', sort: '-created_at' } } })
-    expect(list.data).toEqual({ items: [item], total: 1, page: 1, size: 10 })
+    expect(list.data).toEqual({ items: [item], total: 1, page: 1, size: 10, next_cursor: null })
 
     const patched = await authed.PATCH('/api/v1/items/{id}', { params: { path: { id: item.id } }, body: { is_active: false } })
     expect(patched.data).toMatchObject({ ...item, is_active: false, updated_at: expect.any(String) })
