@@ -68,7 +68,9 @@ export function findPgbench(): string | undefined {
 function literal(value: unknown): string {
   if (value === null || value === undefined) return 'NULL'
   const text = value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value)
-  return `'${text.replace(/'/g, "''")}'`
+  // pgbench reads `:name` as a variable even inside quotes (a timestamp's `:38` included), so a colon is escaped.
+  if (!text.includes(':')) return `'${text.replace(/'/g, "''")}'`
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/:/g, '\\x3a')}'`
 }
 
 /**
