@@ -4707,7 +4707,13 @@ export interface operations {
     createInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first request is processed and its answer kept 24 h; a repeat with the same body gets that answer again (`Idempotent-Replayed: true`), with another body 422, while the first is still running 409. Per caller.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Resource id */
                 org_id: number;
@@ -4742,6 +4748,8 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description Present on a replayed answer */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5518,7 +5526,13 @@ export interface operations {
     createOrg: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first request is processed and its answer kept 24 h; a repeat with the same body gets that answer again (`Idempotent-Replayed: true`), with another body 422, while the first is still running 409. Per caller.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5544,6 +5558,8 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     Location?: string;
+                    /** @description Present on a replayed answer */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
