@@ -71,13 +71,15 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
   const big = seed.listerItems.toLocaleString('en-US')
   const itemPaths = seed.readerItemIds.map((id) => `/api/v1/items/${id}`)
   const generated = seed.resource
+  // An org resource's paths start /api/v1/orgs/{org_id}/: the title says so, the role check being what it measures.
+  const base = generated && generated.readerPath.includes('/orgs/') ? `/api/v1/orgs/{org_id}/${generated.name}` : `/api/v1/${generated?.name}`
   const resourceScenarios: Scenario[] = generated ? [
     {
-      id: 'resource-get', title: `GET /api/v1/${generated.name}/{id}`, detail: `generated resource shaped like items, a random row of ${small}`,
+      id: 'resource-get', title: `GET ${base}/{id}`, detail: `generated resource shaped like items, a random row of ${small}`,
       load: { method: 'GET', path: generated.readerIds.map((id) => `${generated.readerPath}/${id}`), headers: bearer(seed.reader) },
     },
     {
-      id: 'resource-list', title: `GET /api/v1/${generated.name}?limit=20`, detail: `generated resource, first page of ${big} rows (total counted)`,
+      id: 'resource-list', title: `GET ${base}?limit=20`, detail: `generated resource, first page of ${big} rows (total counted)`,
       load: { method: 'GET', path: `${generated.listerPath}?limit=20`, headers: bearer(seed.lister) },
     },
   ] : []

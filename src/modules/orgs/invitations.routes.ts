@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { AUTHENTICATED_ERRORS, NoContentSchema, problemResponses } from '../../shared/schemas.js'
 import { systemClock } from '../account-email/email-tokens.repository.js'
 import { IdempotencyHeaders, replayedHeader, withIdempotency } from '../idempotency/idempotency.js'
+import { createInvitationsRepository } from './invitations.repository.js'
 import { createMembershipReader } from './memberships.js'
 import { createInvitationsService, INVITATION_TTL_DAYS } from './invitations.service.js'
 import type { OrgsRoutesOptions } from './orgs.routes.js'
@@ -24,6 +26,8 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = a
     wake: () => { setImmediate(() => app.mailOutbox.wake()) },
   }
   const service = createInvitationsService(deps)
+  const repository = createInvitationsRepository(app.database.db, deps.clock)
+  repeatWhileUp(app, 'expired invitations clean-up', HOUR_MS, () => repository.sweepExpired())
   const tags = ['invitations']
   const link = `\`${app.config.mail.appUrl}/accept-invitation?token=…\``
 
