@@ -3,7 +3,7 @@ import type { SeedResult, SeedUser } from './seed.js'
 
 export type ReferenceId = 'bare-http' | 'pgbench' | 'bcrypt'
 
-export const SCENARIO_IDS = ['healthz', 'item-get', 'items-list', 'items-search', 'item-create', 'item-patch', 'refresh', 'login', 'resource-get', 'resource-list']
+export const SCENARIO_IDS = ['healthz', 'item-get', 'items-list', 'items-list-cursor', 'items-search', 'item-create', 'item-patch', 'refresh', 'login', 'resource-get', 'resource-list']
 
 export interface Scenario {
   id: string
@@ -96,6 +96,11 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
     {
       id: 'items-list', title: 'GET /api/v1/items?limit=20', detail: `first page, owner with ${big} items (total counted)`,
       load: { method: 'GET', path: '/api/v1/items?limit=20', headers: bearer(seed.lister) },
+    },
+    {
+      // The same first page as items-list without its count (SPEC §9): the two compare within one run.
+      id: 'items-list-cursor', title: 'GET /api/v1/items?limit=20&cursor=', detail: `first page by cursor, owner with ${big} items (no total)`,
+      load: { method: 'GET', path: '/api/v1/items?limit=20&cursor=', headers: bearer(seed.lister) },
     },
     // Right after items' GET and list, on the same rows: the two compare within one run.
     ...resourceScenarios,
