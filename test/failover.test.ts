@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { createDatabase, type Database } from '../src/db/client.js'
@@ -95,7 +95,10 @@ describe.runIf(serverUrl)('failover symptoms on PostgreSQL', () => {
   })
 
   it('logs an outage as two events: unreachable, then back with its duration and its 503s; no stack per request', async () => {
-    const events = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('database '))
+    const isEvent = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('database ')
+    // "Back" once the server has answered for a settling second with no failure (db/outage.ts).
+    await vi.waitFor(() => expect(lines.filter(isEvent).map((l) => l.msg)).toContain('database reachable again (primary)'), { timeout: 5_000 })
+    const events = lines.filter(isEvent)
     expect(events.map((l) => l.msg)).toContain('database unreachable (primary): answering 503 until it is back')
     const back = events.filter((l) => l.msg === 'database reachable again (primary)')
     expect(back[0]).toMatchObject({ server: 'primary', refused_503: expect.any(Number), outage_ms: expect.any(Number) })

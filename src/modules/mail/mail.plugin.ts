@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
+import { logBackgroundFailure } from '../../db/outage.js'
 import { createMailOutboxRepository } from './mail-outbox.repository.js'
 import { createOutboxWorker, type OutboxWorker } from './mail-outbox.worker.js'
 import { createMailTransport } from './mail.transport.js'
@@ -28,6 +29,7 @@ export const mailPlugin = fp(async (app: FastifyInstance) => {
     db: app.database.db,
     transport,
     logger,
+    onUnavailable: (err) => app.database.unavailable(err),
     from: mail.from,
     messageIdHost: new URL(mail.appUrl).hostname,
     maxAttempts: mail.maxAttempts,
@@ -39,7 +41,8 @@ export const mailPlugin = fp(async (app: FastifyInstance) => {
   app.addHook('onReady', async () => {
     worker.start()
     sweeper = setInterval(() => {
-      outbox.sweepFinished(KEEP_FINISHED_DAYS).catch((err: unknown) => logger.warn({ err }, 'mail outbox clean-up failed'))
+      outbox.sweepFinished(KEEP_FINISHED_DAYS)
+        .catch((err: unknown) => logBackgroundFailure((e) => app.database.unavailable(e), logger, err, 'mail outbox clean-up failed'))
     }, HOUR_MS)
     sweeper.unref()
   })
