@@ -1,6 +1,7 @@
 import { AsyncResource } from 'node:async_hooks'
 import type { Logger } from 'pino'
 import type { Db } from '../../db/client.js'
+import { logBackgroundFailure } from '../../db/outage.js'
 import { createMailOutboxRepository, type ClaimedMessage } from './mail-outbox.repository.js'
 import type { MailTransport } from './mail.transport.js'
 
@@ -8,6 +9,8 @@ export interface OutboxWorkerOptions {
   db: Db
   transport: MailTransport
   logger: Logger
+  /** The database was unavailable (an outage, already logged once as such): `Database.unavailable`. */
+  onUnavailable?(err: unknown): void
   from: string
   /** Host part of generated Message-IDs. */
   messageIdHost: string
@@ -107,7 +110,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     running = drain().then(
       (retryMs) => Math.min(pollMs, retryMs ?? pollMs),
       (err: unknown) => {
-        logger.warn({ err }, 'mail outbox unavailable: retrying later')
+        logBackgroundFailure(options.onUnavailable ?? (() => undefined), logger, err, 'mail outbox unavailable: retrying later')
         return pollMs
       },
     ).then((nextMs) => {

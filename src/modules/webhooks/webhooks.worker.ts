@@ -8,10 +8,13 @@ import { createWebhooksRepository, type ClaimedDelivery } from './webhooks.repos
 import { sendWebhook } from './webhooks.sender.js'
 import { signatureOf } from './webhooks.sign.js'
 import type { Db } from '../../db/client.js'
+import { logBackgroundFailure } from '../../db/outage.js'
 
 export interface WebhookWorkerOptions {
   db: Db
   logger: Logger
+  /** The database was unavailable (an outage, already logged once as such): `Database.unavailable`. */
+  onUnavailable?(err: unknown): void
   config: EventsConfig['webhooks']
   shape: EventShaper
   /** Whether an org's endpoints (managed by admins) may receive events of this resource (its access.read). */
@@ -94,7 +97,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
     running = drain().then(
       (retryMs) => Math.min(pollMs, retryMs ?? pollMs),
       (err: unknown) => {
-        logger.warn({ err }, 'webhook outbox unavailable: retrying later')
+        logBackgroundFailure(options.onUnavailable ?? (() => undefined), logger, err, 'webhook outbox unavailable: retrying later')
         return pollMs
       },
     ).then((nextMs) => {
