@@ -42,8 +42,10 @@ export interface BenchReport {
   /** Item GET with METRICS_PORT set vs unset (--metrics-cost). */
   metricsCost?: MetricsCostReport
   tracingCost?: FeatureCost & { spansReceived: number }
-  /** Item GET with DATABASE_REPLICA_URL (the primary's URL again) vs without (--replica-cost). */
+  /** Item GET with DATABASE_REPLICA_URL (the primary's URL again, or BENCH_REPLICA_URL's server) vs without (--replica-cost). */
   replicaCost?: FeatureCost
+  /** BENCH_REPLICA_URL's host:port, when the replica was a real standby. */
+  replicaServer?: string | undefined
   /** Harness failures: any of them makes the run exit non-zero. */
   problems: string[]
   /** Things in Keel's behaviour worth a look (errors, unclean stop, warnings logged). */
@@ -187,7 +189,10 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.metricsCost) lines.push(...metricsCostLines(report.metricsCost), '')
   if (report.tracingCost) lines.push(...tracingCostLines(report.tracingCost), '')
   if (report.replicaCost) {
-    lines.push(...featureCostLines('replica routing', 'DATABASE_REPLICA_URL', 'the replica URL is the primary\'s again, so only the routing is measured',
+    const setting = report.replicaServer
+      ? `reads on the standbys behind ${report.replicaServer} (BENCH_REPLICA_URL), streaming from the primary`
+      : 'the replica URL is the primary\'s again, so only the routing is measured'
+    lines.push(...featureCostLines('replica routing', 'DATABASE_REPLICA_URL', setting,
       report.replicaCost, 'read-your-writes on, positions in process memory'), '')
   }
   const skipped = Object.entries(report.references.skipped)
