@@ -14,6 +14,8 @@ export interface HubOptions {
   /** The role an org member needs to read a resource's events, by resource name. */
   readRole(resource: string): string
   heartbeatMs: number
+  /** Events are kept this long (EVENT_RETENTION_HOURS). */
+  retentionHours: number
   /** Idle polling while notifications are known to arrive (each one triggers a read at once). */
   pollMs?: number
   stats: EventStats
@@ -21,8 +23,10 @@ export interface HubOptions {
   onHorizon?(horizon: number): void
 }
 
-// While ids are known but not yet safe, look again this soon: the transactions holding them are about to end.
-const CATCH_UP_MS = 5
+// While ids are known but not yet safe and streams wait for them, look again this soon: the transactions holding them
+// are about to end. Not sooner: under a steady write load the hub would be reading the log hundreds of times a second,
+// a page and a grants query each time (bench/events-cost.ts measures what that costs POST).
+const CATCH_UP_MS = 20
 // Without a working LISTEN (connecting, or a pooler in the way) the log is polled this often instead.
 const FALLBACK_POLL_MS = 500
 // How often the log is read when nothing wakes the hub: writes no longer NOTIFY (migration 0010), so this is the
@@ -150,7 +154,8 @@ export function createEventHub(options: HubOptions) {
         again = false
         return wake()
       }
-      schedule(horizon.behind() ? CATCH_UP_MS : listener?.isListening() ? options.pollMs ?? POLL_MS : FALLBACK_POLL_MS)
+      // With no stream open, only webhooks wait for the horizon: the idle poll is soon enough for them.
+      schedule(horizon.behind() && streams.size ? CATCH_UP_MS : listener?.isListening() ? options.pollMs ?? POLL_MS : FALLBACK_POLL_MS)
     })
   }
 
@@ -213,7 +218,14 @@ export function createEventHub(options: HubOptions) {
       await listener?.close()
     },
 
-    sweep: (retentionHours: number) => repo.sweep(retentionHours),
+    /** Deletes events past the retention window and expired tickets; returns how many events went. */
+    async sweep(): Promise<number> {
+      const deleted = await repo.sweep(options.retentionHours)
+      await repo.sweepTickets()
+      return deleted
+    },
+    /** A heartbeat now (it runs every heartbeatMs): streams get a comment, and those whose credentials changed end. */
+    beat,
     wake,
   }
 }

@@ -3,7 +3,6 @@ import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Resource } from '../../resources/define.js'
 import { createEventHub, type EventHub } from './events.hub.js'
-import { createEventsRepository } from './events.repository.js'
 import { createEventShaper, readRoleOf } from './events.shape.js'
 import type { EventStats } from './events.stats.js'
 
@@ -39,16 +38,12 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
     shape: createEventShaper(options.resources),
     readRole: (resource) => readRoleOf(byName.get(resource)),
     heartbeatMs: HEARTBEAT_MS,
+    retentionHours: app.config.events.retentionHours,
     stats: options.stats,
     onHorizon: options.onHorizon,
   })
   app.decorate('events', hub)
-  const repo = createEventsRepository(app.database.db)
   let sweeper: NodeJS.Timeout | undefined
-  const sweep = async () => {
-    await hub.sweep(app.config.events.retentionHours)
-    await repo.sweepTickets()
-  }
   let retry: NodeJS.Timeout | undefined
   // An instance that starts while the database is away (a failover) serves everything else and keeps trying: its
   // streams answer 503 until it knows where the log ends.
@@ -63,7 +58,7 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
   }
   app.addHook('onReady', async () => {
     await start()
-    sweeper = setInterval(() => void sweep().catch((err: unknown) => logger.warn({ err }, 'event log clean-up failed')), HOUR_MS)
+    sweeper = setInterval(() => void hub.sweep().catch((err: unknown) => logger.warn({ err }, 'event log clean-up failed')), HOUR_MS)
     sweeper.unref()
   })
   app.addHook('preClose', async () => {
