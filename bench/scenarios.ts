@@ -3,7 +3,7 @@ import type { SeedResult, SeedUser } from './seed.js'
 
 export type ReferenceId = 'bare-http' | 'pgbench' | 'bcrypt'
 
-export const SCENARIO_IDS = ['healthz', 'item-get', 'items-list', 'items-search', 'item-create', 'item-patch', 'refresh', 'login', 'resource-get', 'resource-list']
+export const SCENARIO_IDS = ['healthz', 'item-get', 'items-list', 'items-list-cursor', 'items-search', 'item-create', 'item-patch', 'refresh', 'login', 'resource-get', 'resource-list']
 
 export interface Scenario {
   id: string
@@ -71,13 +71,15 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
   const big = seed.listerItems.toLocaleString('en-US')
   const itemPaths = seed.readerItemIds.map((id) => `/api/v1/items/${id}`)
   const generated = seed.resource
+  // An org resource's paths start /api/v1/orgs/{org_id}/: the title says so, the role check being what it measures.
+  const base = generated && generated.readerPath.includes('/orgs/') ? `/api/v1/orgs/{org_id}/${generated.name}` : `/api/v1/${generated?.name}`
   const resourceScenarios: Scenario[] = generated ? [
     {
-      id: 'resource-get', title: `GET /api/v1/${generated.name}/{id}`, detail: `generated resource shaped like items, a random row of ${small}`,
+      id: 'resource-get', title: `GET ${base}/{id}`, detail: `generated resource shaped like items, a random row of ${small}`,
       load: { method: 'GET', path: generated.readerIds.map((id) => `${generated.readerPath}/${id}`), headers: bearer(seed.reader) },
     },
     {
-      id: 'resource-list', title: `GET /api/v1/${generated.name}?limit=20`, detail: `generated resource, first page of ${big} rows (total counted)`,
+      id: 'resource-list', title: `GET ${base}?limit=20`, detail: `generated resource, first page of ${big} rows (total counted)`,
       load: { method: 'GET', path: `${generated.listerPath}?limit=20`, headers: bearer(seed.lister) },
     },
   ] : []
@@ -94,6 +96,11 @@ export function buildScenarios(seed: SeedResult, sessions: Sessions, bcryptRound
     {
       id: 'items-list', title: 'GET /api/v1/items?limit=20', detail: `first page, owner with ${big} items (total counted)`,
       load: { method: 'GET', path: '/api/v1/items?limit=20', headers: bearer(seed.lister) },
+    },
+    {
+      // The same first page as items-list without its count (SPEC §9): the two compare within one run.
+      id: 'items-list-cursor', title: 'GET /api/v1/items?limit=20&cursor=', detail: `first page by cursor, owner with ${big} items (no total)`,
+      load: { method: 'GET', path: '/api/v1/items?limit=20&cursor=', headers: bearer(seed.lister) },
     },
     // Right after items' GET and list, on the same rows: the two compare within one run.
     ...resourceScenarios,

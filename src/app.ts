@@ -104,7 +104,7 @@ export async function buildApp({ config, database, logger, clock, resources = []
   const userCache = await createUserCache(database, invalidation)
   app.decorate('invalidation', invalidation)
   app.decorate('userCache', userCache)
-  const memberships = await createMembershipCache(database)
+  const memberships = await createMembershipCache(database, invalidation)
   app.decorate('memberships', memberships)
   // Read-your-writes needs positions only with a replica to read from, and only when not switched off.
   const positions = database.hasReplica && config.readYourWrites ? await createCommitPositions(config.redis, logger) : undefined

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -106,6 +107,37 @@ describe.skipIf(skipReason)(`through PgBouncer in transaction mode${skipReason ?
       expect((await refresh(user.refreshToken)).statusCode).toBe(401) // reuse: every token of the user dies
       expect((await refresh(next.refresh_token)).statusCode).toBe(401)
       expect((await api.inject({ url: '/api/v1/users/me', headers: authHeaders((await login(api, user.email, user.password)).accessToken) })).statusCode).toBe(200)
+    })
+
+    it('Idempotency-Key: 10 concurrent POSTs with one key on two instances make one row; the others replay it or get 409', async () => {
+      const second = await app(await open())
+      const user = await createUser(api)
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? second : api).inject({
+        method: 'POST', url: '/api/v1/items', headers: { ...user.headers, 'idempotency-key': 'through-the-pooler' }, payload: { name: 'once' },
+      })))
+      expect(answers.map((a) => a.statusCode).filter((s) => s !== 201 && s !== 409)).toEqual([])
+      expect(answers.filter((a) => a.statusCode === 201 && !a.headers['idempotent-replayed'])).toHaveLength(1)
+      expect((await api.inject({ url: '/api/v1/items', headers: user.headers })).json()).toMatchObject({ total: 1 })
+      const replay = await second.inject({
+        method: 'POST', url: '/api/v1/items', headers: { ...user.headers, 'idempotency-key': 'through-the-pooler' }, payload: { name: 'once' },
+      })
+      expect([replay.statusCode, replay.headers['idempotent-replayed']]).toEqual([201, 'true'])
+    })
+
+    it('the advisory lock withIdempotency takes is held by its transaction through the pooler, and only until it ends', async () => {
+      const [a, b] = [await open(), await open()]
+      const tryLock = (db: Database['db']) => db.execute(sql`select pg_try_advisory_xact_lock(1, 2) as locked`)
+        .then((r) => (r as unknown as { rows: { locked: boolean }[] }).rows[0]!.locked)
+      const seen: boolean[] = []
+      await a.db.transaction(async (tx) => {
+        seen.push(await tryLock(tx as unknown as Database['db']))
+        // Another transaction through the same pooler (on another server connection: an open transaction keeps its
+        // own): the lock is taken. After the first one ends, it is free again, whichever server connection is next.
+        seen.push(await b.db.transaction(async (other) => tryLock(other as unknown as Database['db'])))
+        seen.push(await tryLock(tx as unknown as Database['db']))
+      })
+      seen.push(await b.db.transaction(async (other) => tryLock(other as unknown as Database['db'])))
+      expect(seen).toEqual([true, false, true, true])
     })
 
     it('with DATABASE_LISTEN_URL direct, the user cache is on and /readyz says so', async () => {

@@ -233,7 +233,7 @@ export interface paths {
         };
         /**
          * List users
-         * @description Superusers only. Every account, a page at a time, ordered by id.
+         * @description Superusers only. Every account, a page at a time (`skip`, `limit`), ordered by id. With `cursor` (empty for the first page, then `next_cursor`), keyset pages: no count, and no account skipped or repeated while accounts are added or removed.
          */
         get: operations["listUsers"];
         put?: never;
@@ -2823,6 +2823,11 @@ export interface operations {
                 skip?: number;
                 /** @description Page size (1–100) */
                 limit?: number;
+                /**
+                 * @description Keyset paging: empty for the first page, then the `next_cursor` of the page before. Skips the count (`total` is null). Bound to the sort and filters it came with; with others, or altered, it is 422.
+                 * @example
+                 */
+                cursor?: string;
             };
             header?: never;
             path?: never;
@@ -2834,6 +2839,8 @@ export interface operations {
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description The next page: `<url with cursor=next_cursor>; rel="next"`; absent on the last page */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2853,26 +2860,32 @@ export interface operations {
                      *       ],
                      *       "total": 1,
                      *       "page": 1,
-                     *       "size": 100
+                     *       "size": 100,
+                     *       "next_cursor": null
                      *     }
                      */
                     "application/json": {
                         items: components["schemas"]["User"][];
                         /**
-                         * @description All matches, across pages
+                         * @description All matches, across pages; null on a cursor page (not counted)
                          * @example 1
                          */
-                        total: number;
+                        total: number | null;
                         /**
-                         * @description floor(skip / limit) + 1
+                         * @description floor(skip / limit) + 1; null on a cursor page
                          * @example 1
                          */
-                        page: number;
+                        page: number | null;
                         /**
                          * @description The limit asked for
                          * @example 100
                          */
                         size: number;
+                        /**
+                         * @description The `cursor` of the page after this one (also on offset pages, to continue by keyset); null on the last page
+                         * @example null
+                         */
+                        next_cursor: string | null;
                     };
                 };
             };
@@ -4707,7 +4720,13 @@ export interface operations {
     createInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first request is processed and its answer kept 24 h; a repeat with the same body gets that answer again (`Idempotent-Replayed: true`), with another body 422, while the first is still running 409. Per caller.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Resource id */
                 org_id: number;
@@ -4742,6 +4761,8 @@ export interface operations {
             201: {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
+                    /** @description Present on a replayed answer */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -5518,7 +5539,13 @@ export interface operations {
     createOrg: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description Makes a retry safe: the first request is processed and its answer kept 24 h; a repeat with the same body gets that answer again (`Idempotent-Replayed: true`), with another body 422, while the first is still running 409. Per caller.
+                 * @example 8e03978e-40d5-43e8-bc93-6894a57f9324
+                 */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5544,6 +5571,8 @@ export interface operations {
                 headers: {
                     "X-Request-Id": components["headers"]["XRequestId"];
                     Location?: string;
+                    /** @description Present on a replayed answer */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {

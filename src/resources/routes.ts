@@ -7,7 +7,7 @@ import { aOrAn, type Resource, type Row } from './define.js'
 import { IdempotencyHeaders, replayedHeader, withIdempotency } from '../modules/idempotency/idempotency.js'
 import { conditionalHeaders, etagHeader, etagOf, ifMatchVersions, sendRow } from './etag.js'
 import { createPageAnswers } from './pages.js'
-import type { Scope } from './scope.js'
+import type { Caller, Scope } from './scope.js'
 
 type Body = Record<string, unknown>
 type Request = FastifyRequest<{ Body: Body; Params: Record<string, number>; Querystring: Body }>
@@ -72,8 +72,9 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
     }),
     ...errors(400, 409, 413, 415),
   }
-  const create = async (request: Request, reply: FastifyReply, body: Body) => {
-    const caller = await scope.callerOf(request, 'create')
+  // A nested create has resolved the caller already (checking the parent): one membership lookup per request.
+  const create = async (request: Request, reply: FastifyReply, body: Body, resolved?: Caller) => {
+    const caller = resolved ?? await scope.callerOf(request, 'create')
     assertJsonSizes(resource, body)
     // With an Idempotency-Key the insert runs in the key's transaction, on a repository of that transaction.
     return withIdempotency(db, request, reply, async (tx) => {
@@ -160,7 +161,7 @@ export async function buildResourceRoutes(app: FastifyInstance, resource: Resour
 }
 
 interface Shared {
-  create(request: Request, reply: FastifyReply, body: Body): Promise<FastifyReply>
+  create(request: Request, reply: FastifyReply, body: Body, caller?: Caller): Promise<FastifyReply>
   listDescription: string
   created: Record<number, TSchema>
   plural: string
@@ -192,8 +193,8 @@ async function buildNestedRoutes(app: FastifyInstance, resource: Resource, share
     },
   }, async (raw, reply) => {
     const request = raw as Request
-    await assertParent(request, 'create')
-    return shared.create(request, reply, { ...request.body, [field]: request.params[field] })
+    const caller = await assertParent(request, 'create')
+    return shared.create(request, reply, { ...request.body, [field]: request.params[field] }, caller)
   })
 
   app.get(path, {

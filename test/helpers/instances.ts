@@ -1,10 +1,11 @@
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
+import { afterAll, beforeAll } from 'vitest'
 import { buildApp } from '../../src/app.js'
 import { createDatabase } from '../../src/db/client.js'
 import type { Resource } from '../../src/resources/define.js'
-import type { TestApp } from './app.js'
+import { buildTestApp, type TestApp } from './app.js'
 
 /**
  * A second Keel instance on `t`'s database, as a load balancer would put next to it: on a server its own pool and
@@ -28,4 +29,37 @@ export async function buildPeer(t: TestApp, resources: readonly Resource[] = [])
 export async function baseUrl(app: FastifyInstance): Promise<string> {
   if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 })
   return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+}
+
+export interface Answer<B = Record<string, unknown>> { status: number; body: B }
+
+/**
+ * Two instances on one test database behind "a load balancer" the test plays itself: `send(i, …)` goes to instance
+ * `i % 2` through a real socket. Registers its own beforeAll/afterAll; read `t` and `send` inside tests only.
+ */
+export function useTwoInstances(options: Parameters<typeof buildTestApp>[1] = {}) {
+  let peer: Awaited<ReturnType<typeof buildPeer>>
+  let urls: string[] = []
+  const pair = {
+    t: undefined as unknown as TestApp,
+    async send<B = Record<string, unknown>>(instance: number, user: { headers: Record<string, string> }, method: string, path: string, payload?: unknown): Promise<Answer<B>> {
+      const res = await fetch(`${urls[instance % 2]}/api/v1${path}`, {
+        method,
+        headers: { ...user.headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: payload === undefined ? undefined : JSON.stringify(payload),
+      })
+      const text = await res.text()
+      return { status: res.status, body: (text ? JSON.parse(text) : {}) as B }
+    },
+  }
+  beforeAll(async () => {
+    pair.t = await buildTestApp({}, options)
+    peer = await buildPeer(pair.t, options.resources ?? [])
+    urls = [await baseUrl(pair.t.app), await baseUrl(peer.app)]
+  })
+  afterAll(async () => {
+    await peer?.close()
+    await pair.t?.close()
+  })
+  return pair
 }

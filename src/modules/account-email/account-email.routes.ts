@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import fp from 'fastify-plugin'
 import type { CounterStore } from '../../shared/counter-store.js'
+import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { AUTHENTICATED_ERRORS, NoContentSchema, problemResponses } from '../../shared/schemas.js'
 import { createLoginLimiter } from '../auth/login-limiter.js'
 import { createMailRequestLimits } from './account-email.limits.js'
@@ -35,14 +36,7 @@ const routes: FastifyPluginAsyncTypebox<AccountEmailRoutesOptions> = async (app,
   app.decorate('accountEmail', service)
   // Dead tokens (expired or used a day ago) are dropped hourly; they would only grow the table.
   const tokens = createEmailTokensRepository(app.database.db, clock ?? systemClock)
-  let sweeper: NodeJS.Timeout | undefined
-  app.addHook('onReady', async () => {
-    sweeper = setInterval(() => {
-      tokens.sweepDead().catch((err: unknown) => app.log.warn({ err }, 'email token clean-up failed'))
-    }, 3_600_000)
-    sweeper.unref()
-  })
-  app.addHook('onClose', async () => clearInterval(sweeper))
+  repeatWhileUp(app, 'email token clean-up', HOUR_MS, () => tokens.sweepDead())
   // Guessing the current password here must cost as much as guessing it at login.
   const passwordAttempts = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
   const publicRoute = { public: true }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
+import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { createMailOutboxRepository } from './mail-outbox.repository.js'
 import { createOutboxWorker, type OutboxWorker } from './mail-outbox.worker.js'
 import { createMailTransport } from './mail.transport.js'
@@ -12,7 +13,6 @@ declare module 'fastify' {
   }
 }
 
-const HOUR_MS = 3_600_000
 /** Sent and dead messages stay this long as a record (recipient, subject, attempts, error; never the body). */
 const KEEP_FINISHED_DAYS = 30
 
@@ -35,16 +35,9 @@ export const mailPlugin = fp(async (app: FastifyInstance) => {
   })
   app.decorate('mailOutbox', worker)
   const outbox = createMailOutboxRepository(app.database.db)
-  let sweeper: NodeJS.Timeout | undefined
-  app.addHook('onReady', async () => {
-    worker.start()
-    sweeper = setInterval(() => {
-      outbox.sweepFinished(KEEP_FINISHED_DAYS).catch((err: unknown) => logger.warn({ err }, 'mail outbox clean-up failed'))
-    }, HOUR_MS)
-    sweeper.unref()
-  })
+  app.addHook('onReady', async () => worker.start())
+  repeatWhileUp(app, 'mail outbox clean-up', HOUR_MS, () => outbox.sweepFinished(KEEP_FINISHED_DAYS))
   app.addHook('onClose', async () => {
-    clearInterval(sweeper)
     await worker.stop()
     transport.close()
   })

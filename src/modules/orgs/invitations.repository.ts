@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { and, asc, count, eq, gt, sql } from 'drizzle-orm'
+import { and, asc, count, eq, gt, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { toPage, type Page } from '../../shared/schemas.js'
 import type { Clock } from '../account-email/email-tokens.repository.js'
@@ -63,6 +63,13 @@ export function createInvitationsRepository(db: Db, clock: Clock) {
         db.select({ total: count() }).from(invitations).where(where),
       ])
       return toPage(rows, total!.total, skip, limit)
+    },
+
+    /** Drops invitations expired a day ago: their links can never be used, and the table would only grow. */
+    async sweepExpired(): Promise<number> {
+      const dayAgo = new Date(clock().getTime() - 86_400_000)
+      const rows = await db.delete(invitations).where(lt(invitations.expires_at, dayAgo)).returning({ id: invitations.id })
+      return rows.length
     },
 
     async revoke(orgId: number, id: number): Promise<boolean> {

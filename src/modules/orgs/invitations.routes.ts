@@ -1,7 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { AUTHENTICATED_ERRORS, NoContentSchema, problemResponses } from '../../shared/schemas.js'
 import { systemClock } from '../account-email/email-tokens.repository.js'
+import { IdempotencyHeaders, replayedHeader, withIdempotency } from '../idempotency/idempotency.js'
+import { createInvitationsRepository } from './invitations.repository.js'
 import { createMembershipReader } from './memberships.js'
 import { createInvitationsService, INVITATION_TTL_DAYS } from './invitations.service.js'
 import type { OrgsRoutesOptions } from './orgs.routes.js'
@@ -16,12 +19,15 @@ const ADMINS = 'Admins and owners (others 403); an org you are not a member of i
 /** `/orgs/{org_id}/invitations` and `/invitations/accept` (SPEC §8). */
 export const invitationsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (app, { cache, clock }) => {
   app.addSchema(InvitationSchema)
-  const service = createInvitationsService({
+  const deps = {
     db: app.database.db, memberships: createMembershipReader(app.database.db), cache, clock: clock ?? systemClock,
     mail: app.config.mail, userCache: app.userCache,
     // After the answer's I/O turn, as account email does: the answer never waits for mail work.
     wake: () => { setImmediate(() => app.mailOutbox.wake()) },
-  })
+  }
+  const service = createInvitationsService(deps)
+  const repository = createInvitationsRepository(app.database.db, deps.clock)
+  repeatWhileUp(app, 'expired invitations clean-up', HOUR_MS, () => repository.sweepExpired())
   const tags = ['invitations']
   const link = `\`${app.config.mail.appUrl}/accept-invitation?token=…\``
 
@@ -31,10 +37,24 @@ export const invitationsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = a
       description: `Mails ${link} to the address (single use, valid ${INVITATION_TTL_DAYS} days). Inviting the same address again `
         + 'replaces the pending invitation: the earlier link stops working. Admins invite at most `admin`; only an owner invites an '
         + `owner (403). An address that belongs to a member already is 409. ${ADMINS}`,
-      params: OrgParamsSchema, body: InvitationCreateSchema,
-      response: { 201: Type.Ref('Invitation', { description: 'The pending invitation (never its token)' }), ...errors(403, 404, 409) },
+      params: OrgParamsSchema, headers: IdempotencyHeaders, body: InvitationCreateSchema,
+      response: {
+        201: Type.Ref('Invitation', { description: 'The pending invitation (never its token)', headers: replayedHeader }),
+        ...errors(403, 404, 409),
+      },
     },
-  }, async (request, reply) => reply.code(201).send(await service.invite(request.params.org_id, request.user, request.body)))
+  }, async (request, reply) => {
+    let inKeyTransaction = false
+    const answered = await withIdempotency(deps.db, request, reply, async (tx) => {
+      // With an Idempotency-Key the invitation and its mail are written in the key's transaction.
+      inKeyTransaction = tx !== deps.db
+      const invite = inKeyTransaction ? createInvitationsService({ ...deps, db: tx, memberships: createMembershipReader(tx) }) : service
+      return { status: 201, body: await invite.invite(request.params.org_id, request.user, request.body) }
+    })
+    // The service's wake ran before the key's transaction committed: the worker may have looked before the mail was there.
+    if (inKeyTransaction) deps.wake()
+    return answered
+  })
 
   app.get('/orgs/:org_id/invitations', {
     schema: {

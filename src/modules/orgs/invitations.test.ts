@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
 import { authHeaders, createUser, login, uniqueEmail, type TestUser } from '../../../test/helpers/factories.js'
@@ -5,6 +6,8 @@ import { expectProblem, isoTimestamp } from '../../../test/helpers/http.js'
 import { testClock } from '../../../test/helpers/mail.js'
 import { createOrg, createOrgWithRoles } from '../../../test/helpers/orgs.js'
 import { linkToken, startSmtpServer, type TestSmtpServer } from '../../../test/helpers/smtp.js'
+import { createInvitationsRepository } from './invitations.repository.js'
+import { invitations } from './invitations.table.js'
 
 let smtp: TestSmtpServer
 let t: TestApp
@@ -84,6 +87,20 @@ describe('POST /api/v1/orgs/{org_id}/invitations, then POST /api/v1/invitations/
     expectProblem(await accept(invitee, token), 400)
     expect((await pending(owner, org.id)).json().total).toBe(0)
     expectProblem(await t.app.inject({ url: `/api/v1/orgs/${org.id}`, headers: invitee.headers }), 404)
+  })
+
+  it('expired a day ago: the hourly sweep deletes it, and only it', async () => {
+    const owner = await createUser(t.app)
+    const org = await createOrg(t.app, owner)
+    const [old, fresh] = [uniqueEmail(), uniqueEmail()]
+    await invite(owner, org.id, old)
+    time.advance(8 * 86_400 + 1)
+    expect((await invite(owner, org.id, fresh)).statusCode).toBe(201)
+    const repository = createInvitationsRepository(t.database.db, time.clock)
+    const countOf = async (email: string) => (await t.database.db.select().from(invitations).where(eq(invitations.email, email))).length
+    expect(await countOf(old)).toBe(1)
+    expect(await repository.sweepExpired()).toBeGreaterThanOrEqual(1)
+    expect([await countOf(old), await countOf(fresh)]).toEqual([0, 1])
   })
 
   it('another account cannot accept (403 invitation_email_mismatch) and the link stays usable for the right one', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Database } from '../../db/client.js'
+import type { InvalidationBus } from '../../db/invalidation.js'
 import { createMembershipCache } from './memberships.cache.js'
 import type { MembershipResolver } from './memberships.js'
 import type { Role } from './roles.js'
@@ -30,7 +31,7 @@ function setup() {
 describe('membership cache', () => {
   it('serves a role from memory until its NOTIFY, then reads it again', async () => {
     const s = setup()
-    const cache = await createMembershipCache(s.database, s.reader)
+    const cache = await createMembershipCache(s.database, undefined, s.reader)
     s.roles.set('1:2', 'admin')
     expect(await cache.roleOf(1, 2)).toBe('admin')
     s.roles.set('1:2', 'viewer')
@@ -43,7 +44,7 @@ describe('membership cache', () => {
 
   it('never caches "not a member": a new membership is seen at once', async () => {
     const s = setup()
-    const cache = await createMembershipCache(s.database, s.reader)
+    const cache = await createMembershipCache(s.database, undefined, s.reader)
     expect(await cache.roleOf(1, 3)).toBeUndefined()
     s.roles.set('1:3', 'member')
     expect(await cache.roleOf(1, 3)).toBe('member')
@@ -51,7 +52,7 @@ describe('membership cache', () => {
 
   it('is bypassed while LISTEN is down, and starts from nothing on a reset', async () => {
     const s = setup()
-    const cache = await createMembershipCache(s.database, s.reader)
+    const cache = await createMembershipCache(s.database, undefined, s.reader)
     s.roles.set('1:2', 'owner')
     await cache.roleOf(1, 2)
     s.handlers.listening = false
@@ -67,7 +68,7 @@ describe('membership cache', () => {
 
   it('forgets on local invalidation, of one member or of a whole org', async () => {
     const s = setup()
-    const cache = await createMembershipCache(s.database, s.reader)
+    const cache = await createMembershipCache(s.database, undefined, s.reader)
     for (const key of ['1:2', '1:3', '2:2']) s.roles.set(key, 'admin')
     for (const [org, user] of [[1, 2], [1, 3], [2, 2]] as const) await cache.roleOf(org, user)
     s.roles.clear()
@@ -82,7 +83,7 @@ describe('membership cache', () => {
 
   it('does not cache a role read before an invalidation that landed during the read', async () => {
     const s = setup()
-    const cache = await createMembershipCache(s.database, s.reader)
+    const cache = await createMembershipCache(s.database, undefined, s.reader)
     s.roles.set('1:2', 'owner')
     s.setDuringRead(() => s.handlers.onMessage!('1:2'))
     expect(await cache.roleOf(1, 2)).toBe('owner')
@@ -92,48 +93,21 @@ describe('membership cache', () => {
   })
 })
 
-describe('propagated: writers wait for every listening instance', () => {
-  /** A server "database" whose pg_stat_activity counts `listeners` sessions; NOTIFYs sent are recorded. */
-  function server(listeners: number) {
+describe('across instances: the invalidation bus', () => {
+  it('listens through the bus, and a writer waits for the bus to settle its channel', async () => {
     const s = setup()
-    const sent: string[] = []
-    const database = Object.assign(s.database, {
-      engine: 'postgres',
-      db: {
-        execute: async (query: { queryChunks: unknown[] }) => {
-          const text = JSON.stringify(query.queryChunks)
-          if (text.includes('pg_stat_activity')) return { rows: [{ n: listeners }] }
-          sent.push(String(query.queryChunks.find((c) => typeof c === 'string' && /^(sync|ack):/.test(c))))
-          return { rows: [] }
-        },
-      },
-    })
-    return { ...s, database, sent }
-  }
-
-  it('resolves once as many acks as listening sessions arrived, and answers other instances\' syncs', async () => {
-    const s = server(2)
-    const cache = await createMembershipCache(s.database, s.reader)
-    let done = false
-    const waiting = cache.propagated().then(() => { done = true })
-    await new Promise((resolve) => setImmediate(resolve))
-    const sync = s.sent.find((p) => p.startsWith('sync:'))!
-    s.handlers.onMessage!(sync) // our own marker comes back: we ack it like any instance
-    s.handlers.onMessage!(`ack:${sync.slice(5)}`)
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(done).toBe(false)
-    s.handlers.onMessage!(`ack:${sync.slice(5)}`)
-    await waiting
-    expect(s.sent).toContain(`ack:${sync.slice(5)}`)
-  })
-
-  it('gives up after the timeout, and does not wait on the embedded engine or while LISTEN is down', async () => {
-    const s = server(3)
-    const cache = await createMembershipCache(s.database, s.reader)
-    await cache.propagated(10)
-    s.handlers.listening = false
-    await cache.propagated(60_000)
-    const embedded = await createMembershipCache(Object.assign(setup().database, { engine: 'pglite' }), setup().reader)
-    await embedded.propagated(60_000)
+    const settled: string[] = []
+    const bus = {
+      subscribe: s.database.listen.bind(s.database),
+      settle: async (channel: string) => { settled.push(channel) },
+    } as unknown as InvalidationBus
+    const cache = await createMembershipCache(s.database, bus, s.reader)
+    s.roles.set('1:2', 'admin')
+    await cache.roleOf(1, 2)
+    s.roles.set('1:2', 'viewer')
+    s.handlers.onMessage!('1:2')
+    expect(await cache.roleOf(1, 2)).toBe('viewer')
+    await cache.propagated()
+    expect(settled).toEqual(['keel_membership_changed'])
   })
 })

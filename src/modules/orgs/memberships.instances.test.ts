@@ -1,35 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { fixtureMigrationsDir, fixtureResources } from '../../../test/fixtures/resources.js'
-import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
 import { createUser, type TestUser } from '../../../test/helpers/factories.js'
-import { baseUrl, buildPeer } from '../../../test/helpers/instances.js'
+import { useTwoInstances } from '../../../test/helpers/instances.js'
 import { addMember, createOrg } from '../../../test/helpers/orgs.js'
 
 // The hot path: an org resource's routes take the caller's role from the membership cache (app.memberships). A change
 // made through instance A must hold for the very next request on instance B, whose cache held the old role.
 
 const ROUNDS = 50
-let t: TestApp
-let peer: Awaited<ReturnType<typeof buildPeer>>
-let urls: [string, string]
-beforeAll(async () => {
-  t = await buildTestApp({}, { resources: fixtureResources, migrationsDir: fixtureMigrationsDir() })
-  peer = await buildPeer(t, fixtureResources)
-  urls = [await baseUrl(t.app), await baseUrl(peer.app)]
-})
-afterAll(async () => {
-  await peer.close()
-  await t.close()
-})
-
-const send = async (instance: 0 | 1, user: TestUser, method: string, path: string, payload?: unknown) => (await fetch(`${urls[instance]}/api/v1${path}`, {
-  method,
-  headers: { ...user.headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
-  body: payload === undefined ? undefined : JSON.stringify(payload),
-})).status
+const instances = useTwoInstances({ resources: fixtureResources, migrationsDir: fixtureMigrationsDir() })
+const send = async (instance: 0 | 1, user: TestUser, method: string, path: string, payload?: unknown) =>
+  (await instances.send(instance, user, method, path, payload)).status
 
 describe('membership changes on one instance hold at once on the other (org resources, cached role)', () => {
   it(`${ROUNDS} rounds each of demotion, removal and org deletion`, async () => {
+    const { t } = instances
     const owner = await createUser(t.app)
     const member = await createUser(t.app)
     const stale: string[] = []

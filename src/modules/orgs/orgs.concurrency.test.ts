@@ -1,47 +1,26 @@
 import { and, count, eq } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildTestApp, type TestApp } from '../../../test/helpers/app.js'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { createUser, type TestUser } from '../../../test/helpers/factories.js'
-import { baseUrl, buildPeer } from '../../../test/helpers/instances.js'
+import { useTwoInstances } from '../../../test/helpers/instances.js'
 import { addMember, createOrg } from '../../../test/helpers/orgs.js'
 import { memberships } from './orgs.table.js'
 
 // Two instances on one database, every request through a real socket: the races are the ones a load balancer makes.
 
 const ROUNDS = 25
-let t: TestApp
-let peer: Awaited<ReturnType<typeof buildPeer>>
-let urls: [string, string]
-beforeAll(async () => {
-  t = await buildTestApp()
-  peer = await buildPeer(t)
-  urls = [await baseUrl(t.app), await baseUrl(peer.app)]
-})
-afterAll(async () => {
-  await peer.close()
-  await t.close()
-})
+const instances = useTwoInstances()
+const send = (instance: 0 | 1, user: TestUser, method: string, path: string, payload?: unknown) => instances.send(instance, user, method, path, payload)
+type Answer = Awaited<ReturnType<typeof send>>
 
-interface Answer { status: number; body: Record<string, unknown> }
-async function send(instance: 0 | 1, user: TestUser, method: string, path: string, payload?: unknown): Promise<Answer> {
-  const res = await fetch(`${urls[instance]}/api/v1${path}`, {
-    method,
-    headers: { ...user.headers, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: payload === undefined ? undefined : JSON.stringify(payload),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text ? JSON.parse(text) as Record<string, unknown> : {} }
-}
-
-const owners = async (orgId: number) => (await t.database.db.select({ n: count() }).from(memberships)
+const owners = async (orgId: number) => (await instances.t.database.db.select({ n: count() }).from(memberships)
   .where(and(eq(memberships.org_id, orgId), eq(memberships.role, 'owner'))))[0]!.n
 
 describe('the last owner, whatever the concurrency', () => {
   let a: TestUser
   let b: TestUser
   beforeAll(async () => {
-    a = await createUser(t.app)
-    b = await createUser(t.app)
+    a = await createUser(instances.t.app)
+    b = await createUser(instances.t.app)
   })
 
   // Each scenario: A's request on one instance, B's on the other, sent at once, ROUNDS times on a fresh two-owner org.
@@ -54,8 +33,8 @@ describe('the last owner, whatever the concurrency', () => {
   for (const [name, race, allowed] of scenarios) {
     it(`${name}: ${ROUNDS} rounds, always exactly one winner and one owner left`, async () => {
       for (let round = 0; round < ROUNDS; round++) {
-        const org = await createOrg(t.app, a, { name: `race ${round}` })
-        await addMember(t.database, org.id, b.id, 'owner')
+        const org = await createOrg(instances.t.app, a, { name: `race ${round}` })
+        await addMember(instances.t.database, org.id, b.id, 'owner')
         const answers = await Promise.all(race(org.id))
         const statuses = answers.map((x) => x.status).sort()
         expect(statuses.every((s) => allowed.includes(s)), `round ${round}: ${JSON.stringify(answers)}`).toBe(true)
@@ -68,8 +47,8 @@ describe('the last owner, whatever the concurrency', () => {
 
 describe('isolation between two orgs under concurrent requests', () => {
   it('40 interleaved requests of two orgs\' members on two instances: each sees only its own org', async () => {
-    const [x, y] = [await createUser(t.app), await createUser(t.app)]
-    const [orgX, orgY] = [await createOrg(t.app, x, { name: 'X' }), await createOrg(t.app, y, { name: 'Y' })]
+    const [x, y] = [await createUser(instances.t.app), await createUser(instances.t.app)]
+    const [orgX, orgY] = [await createOrg(instances.t.app, x, { name: 'X' }), await createOrg(instances.t.app, y, { name: 'Y' })]
     const requests = Array.from({ length: 40 }, (_, i) => {
       const [user, own, other] = i % 2 ? [x, orgX, orgY] : [y, orgY, orgX]
       const instance = (i >> 1) % 2 as 0 | 1
@@ -88,11 +67,11 @@ describe('isolation between two orgs under concurrent requests', () => {
 
 describe('membership changes take effect at once on the other instance', () => {
   it(`${ROUNDS} rounds: removal, demotion and org deletion on one instance; the very next request on the other sees it`, async () => {
-    const owner = await createUser(t.app)
-    const member = await createUser(t.app)
+    const owner = await createUser(instances.t.app)
+    const member = await createUser(instances.t.app)
     for (let round = 0; round < ROUNDS; round++) {
-      const org = await createOrg(t.app, owner, { name: `instant ${round}` })
-      await addMember(t.database, org.id, member.id, 'admin')
+      const org = await createOrg(instances.t.app, owner, { name: `instant ${round}` })
+      await addMember(instances.t.database, org.id, member.id, 'admin')
       // Warm the other instance's cache with the role.
       expect((await send(1, member, 'PATCH', `/orgs/${org.id}`, { name: 'renamed' })).status).toBe(200)
       expect((await send(0, owner, 'PATCH', `/orgs/${org.id}/members/${member.id}`, { role: 'viewer' })).status).toBe(200)
@@ -100,7 +79,7 @@ describe('membership changes take effect at once on the other instance', () => {
       expect((await send(1, member, 'GET', `/orgs/${org.id}`)).status).toBe(200)
       expect((await send(0, owner, 'DELETE', `/orgs/${org.id}/members/${member.id}`)).status).toBe(204)
       expect((await send(1, member, 'GET', `/orgs/${org.id}/members`)).status, `round ${round}: removal`).toBe(404)
-      await addMember(t.database, org.id, member.id, 'member')
+      await addMember(instances.t.database, org.id, member.id, 'member')
       expect((await send(1, member, 'GET', `/orgs/${org.id}/members`)).status).toBe(200)
       expect((await send(0, owner, 'DELETE', `/orgs/${org.id}`)).status).toBe(204)
       expect((await send(1, member, 'GET', `/orgs/${org.id}/members`)).status, `round ${round}: org deletion`).toBe(404)

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { AUTHENTICATED_ERRORS, NoContentSchema, problemResponses } from '../../shared/schemas.js'
+import { IdempotencyHeaders, replayedHeader, withIdempotency } from '../idempotency/idempotency.js'
 import type { Clock } from '../account-email/email-tokens.repository.js'
 import { invitationsRoutes } from './invitations.routes.js'
 import { createMembersService } from './members.service.js'
@@ -40,13 +41,18 @@ export const orgsRoutes: FastifyPluginAsyncTypebox<OrgsRoutesOptions> = async (a
       tags, operationId: 'createOrg', summary: 'Create an organization',
       description: 'You become its owner. A `slug` you send must be free (409); without one it is derived from the name '
         + '(accents dropped, other characters as `-`), with a random suffix when that is taken or shorter than 3 characters.',
-      body: OrgCreateSchema,
-      response: { 201: org('The new organization', { headers: { Location: { type: 'string', examples: ['/api/v1/orgs/1'] } } }), ...errors(409) },
+      headers: IdempotencyHeaders, body: OrgCreateSchema,
+      response: {
+        201: org('The new organization', { headers: { Location: { type: 'string', examples: ['/api/v1/orgs/1'] }, ...replayedHeader } }),
+        ...errors(409),
+      },
     },
-  }, async (request, reply) => {
-    const created = await orgs.create(request.user.id, request.body)
-    return reply.code(201).header('location', `/api/v1/orgs/${created.id}`).send(created)
-  })
+  }, async (request, reply) => withIdempotency(deps.db, request, reply, async (tx) => {
+    // With an Idempotency-Key the org and its owner are written in the key's transaction.
+    const service = tx === deps.db ? orgs : createOrgsService({ ...deps, db: tx, memberships: createMembershipReader(tx) })
+    const created = await service.create(request.user.id, request.body)
+    return { status: 201, location: `/api/v1/orgs/${created.id}`, body: created }
+  }))
 
   app.get('/orgs', {
     schema: {

@@ -2,8 +2,7 @@ import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { isUniqueViolation } from '../../db/errors.js'
 import { ConflictError } from '../../shared/errors.js'
-import { createPagedLists } from '../../shared/listing.js'
-import type { Page } from '../../shared/schemas.js'
+import { createPagedLists, type Listing, type Position } from '../../shared/listing.js'
 import { users } from './users.table.js'
 
 /** The columns a client may see: never the hash or the token version. */
@@ -98,8 +97,12 @@ export function createUsersRepository(db: Db) {
       return row?.hashed_password
     },
 
-    list(skip: number, limit: number): Promise<Page<PublicUser>> {
-      return pages.list('id', () => ({ where: [], orderBy: [asc(users.id)] }), {}, skip, limit)
+    /** An offset page (with its total), or with `cursor` sent a keyset page after `after` (SPEC §9), by id. */
+    list(query: { skip: number; limit: number; cursor?: string | undefined; after?: Position | undefined }): Promise<Listing<PublicUser>> {
+      const shape = () => ({ where: [], orderBy: [asc(users.id)], keyset: { column: undefined, tie: users.id, descending: false } })
+      return query.cursor === undefined
+        ? pages.list('id', shape, {}, query.skip, query.limit)
+        : pages.listAfter('id', shape, {}, query.after, query.limit)
     },
 
     /**

@@ -3,6 +3,7 @@ import { Type } from 'typebox'
 import type { CounterStore } from '../../shared/counter-store.js'
 import { ForbiddenError } from '../../shared/errors.js'
 import { createLoginLimiter } from '../auth/login-limiter.js'
+import { createPageAnswers } from '../../resources/pages.js'
 import { AUTHENTICATED_ERRORS, IdParamsSchema, NoContentSchema, problemResponses } from '../../shared/schemas.js'
 import { createUsersService } from './users.service.js'
 import {
@@ -18,6 +19,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore
   // Guessing the current password here must cost as much as guessing it at login.
   const passwordAttempts = createLoginLimiter(counterStore, app.config.loginRateLimitPerMinute)
   const tags = ['users']
+  const answerPage = createPageAnswers(app.config.secretKey, 'users')
   const errors = (...statuses: number[]) => problemResponses(...AUTHENTICATED_ERRORS, ...statuses)
 
   // Superuser routes check the flag first: a non-superuser learns nothing, not even whether an id exists.
@@ -81,11 +83,16 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ counterStore: CounterStore
   app.get('/', {
     onRequest: requireSuperuser,
     schema: {
-      tags, operationId: 'listUsers', summary: 'List users', description: 'Superusers only. Every account, a page at a time, ordered by id.',
+      tags, operationId: 'listUsers', summary: 'List users',
+      description: 'Superusers only. Every account, a page at a time (`skip`, `limit`), ordered by id. With `cursor` (empty for the '
+        + 'first page, then `next_cursor`), keyset pages: no count, and no account skipped or repeated while accounts are added or removed.',
       querystring: UsersListQuerySchema,
-      response: { 200: UsersPageSchema, ...errors(403) },
+      response: {
+        200: { ...UsersPageSchema, headers: { Link: { type: 'string', description: 'The next page: `<url with cursor=next_cursor>; rel="next"`; absent on the last page' } } },
+        ...errors(403),
+      },
     },
-  }, async (request) => service.list(request.query.skip, request.query.limit))
+  }, async (request, reply) => answerPage(request.url, reply, { ...request.query, sort: 'id' }, (query) => service.list(query)))
 
   app.get('/:id', {
     onRequest: requireSuperuser,

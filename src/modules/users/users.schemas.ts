@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
-import { PageSchema, PagingQuerySchema } from '../../shared/schemas.js'
+import { CursorQuerySchema, ListPageSchema } from '../../resources/pages.js'
+import { PagingQuerySchema } from '../../shared/schemas.js'
 
 const Email = Type.String({ format: 'email', minLength: 3, maxLength: 320, examples: ['ada@example.com'] })
 const Password = Type.String({
@@ -65,9 +66,9 @@ export const PasswordChangeSchema = Type.Object({
   examples: [{ current_password: 'correct horse battery', new_password: 'battery staple horse' }],
 })
 
-export const UsersListQuerySchema = Type.Object(PagingQuerySchema, { additionalProperties: false })
+export const UsersListQuerySchema = Type.Object({ ...PagingQuerySchema, ...CursorQuerySchema }, { additionalProperties: false })
 
-export const UsersPageSchema = PageSchema(Type.Ref('User'), 'User', userExample)
+export const UsersPageSchema = ListPageSchema(Type.Ref('User'), 'User', userExample)
 
 export type UserCreate = Static<typeof UserCreateSchema>
 export type UserUpdateMe = Static<typeof UserUpdateMeSchema>

@@ -78,7 +78,7 @@ export function createUsersService(db: Db, config: Pick<Config, 'bcryptRounds'>,
       return user
     },
 
-    list: (skip: number, limit: number) => repo.list(skip, limit),
+    list: (query: Parameters<typeof repo.list>[0]) => repo.list(query),
 
     async updateMe(id: number, input: UserUpdateMe): Promise<PublicUser> {
       const user = await repo.update(id, await toChanges(input))
