@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Resource } from '../../resources/define.js'
+import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { createEventHub, type EventHub } from './events.hub.js'
 import { createEventShaper, readRoleOf } from './events.shape.js'
 import type { EventStats } from './events.stats.js'
@@ -20,7 +21,6 @@ export interface EventsPluginOptions {
   onHorizon?(horizon: number): void
 }
 
-const HOUR_MS = 3_600_000
 const HEARTBEAT_MS = 15_000
 const START_RETRY_MS = 1_000
 
@@ -43,7 +43,6 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
     onHorizon: options.onHorizon,
   })
   app.decorate('events', hub)
-  let sweeper: NodeJS.Timeout | undefined
   let retry: NodeJS.Timeout | undefined
   // An instance that starts while the database is away (a failover) serves everything else and keeps trying: its
   // streams answer 503 until it knows where the log ends.
@@ -58,11 +57,9 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
   }
   app.addHook('onReady', async () => {
     await start()
-    sweeper = setInterval(() => void hub.sweep().catch((err: unknown) => logger.warn({ err }, 'event log clean-up failed')), HOUR_MS)
-    sweeper.unref()
   })
+  repeatWhileUp(app, 'event log clean-up', HOUR_MS, () => hub.sweep())
   app.addHook('preClose', async () => {
-    clearInterval(sweeper)
     clearTimeout(retry)
     await hub.stop()
   })

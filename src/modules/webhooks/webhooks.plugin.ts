@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import type { Resource } from '../../resources/define.js'
+import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { createEventShaper, readRoleOf } from '../events/events.shape.js'
 import type { EventStats } from '../events/events.stats.js'
 import { isAtLeast, isRole } from '../orgs/roles.js'
@@ -20,7 +21,6 @@ declare module 'fastify' {
   }
 }
 
-const DAY_MS = 86_400_000
 const FANOUT_INTERVAL_MS = 100
 /** Finished deliveries stay listed this long. */
 const KEEP_DAYS = 7
@@ -74,14 +74,9 @@ export const webhooksPlugin = fp(async (app: FastifyInstance, options: { resourc
   }
   const sweep = () => repo.sweep(KEEP_DAYS)
   app.decorate('webhooks', { worker, fanOut, sweep })
-  let sweeper: NodeJS.Timeout | undefined
-  app.addHook('onReady', async () => {
-    worker.start()
-    sweeper = setInterval(() => void sweep().catch((err: unknown) => logger.warn({ err }, 'webhook deliveries clean-up failed')), DAY_MS)
-    sweeper.unref()
-  })
+  app.addHook('onReady', async () => worker.start())
+  repeatWhileUp(app, 'webhook deliveries clean-up', 24 * HOUR_MS, sweep)
   app.addHook('preClose', async () => {
-    clearInterval(sweeper)
     clearTimeout(throttle)
     await fanning
     await worker.stop()
