@@ -5,7 +5,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
-import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
+import { checkpoint, createBenchDatabase, settleTables, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
 import { measureEventWriteCost, measureFanOut } from './events-cost.js'
 import { measureFeatureCost, measureMetricsCost, measureTracingCost, type FeatureCost } from './feature-cost.js'
@@ -60,7 +60,9 @@ const medianByRps = (runs: LoadResult[]) => [...runs].sort((a, b) => a.rps - b.r
  * two scenarios compared within a run (items next to a generated resource) then get the same share of a machine
  * that grows busier or quieter, and neither always runs first after the seed.
  */
-async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport): Promise<void> {
+async function runScenarios(
+  options: BenchOptions, target: BenchDatabase, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
   const settings = loadSettings(options, keel)
   const scenarios = buildScenarios(seeded, sessions, options.bcryptRounds)
     .filter((s) => options.only.length === 0 || options.only.includes(s.id))
@@ -73,6 +75,7 @@ async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: Se
       const of = options.scenarioRounds > 1 ? `, round ${round + 1} of ${options.scenarioRounds}` : ''
       log(`▶ ${scenario.title} (${scenario.detail}${of})`)
       try {
+        await settleTables(target)
         const durationSeconds = Math.max(settings.durationSeconds, scenario.minSeconds ?? 0)
         const r = await measure({ ...settings, durationSeconds }, scenario.load)
         runs.get(scenario.id)!.push(r)
@@ -317,7 +320,7 @@ async function main(): Promise<number> {
       await stopKeel(keel, report)
       keel = undefined
     } else {
-      await runScenarios(options, keel, seeded, sessions, report)
+      await runScenarios(options, target, keel, seeded, sessions, report)
       const settings = loadSettings(options, keel)
       if (options.fanOutStreams) await runFanOut(options, keel, settings, seeded, sessions, report)
       await stopKeel(keel, report)

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
 import pg from 'pg'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { buildApp } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { createDatabase, type Database } from '../src/db/client.js'
@@ -94,8 +94,36 @@ describe.runIf(serverUrl)('failover symptoms on PostgreSQL', () => {
     expect((await app.inject({ method: 'POST', url: '/test/transaction' })).statusCode).toBe(200)
   })
 
+  it('a create with an Idempotency-Key whose connection is cut is retried once, on a new connection: 201, one row', async () => {
+    const user = await createUser(app)
+    // The first insert of each pair kills its own connection in the middle of the transaction, as a failover does.
+    await database.db.execute(sql.raw(`create sequence cut_inserts;
+      create function cut_first_insert() returns trigger language plpgsql as $$ begin
+        if nextval('cut_inserts') % 2 = 1 then perform pg_terminate_backend(pg_backend_pid()); end if;
+        return new;
+      end $$;
+      create trigger cut_first_insert before insert on items for each row execute function cut_first_insert()`))
+    try {
+      const post = (headers: Record<string, string>) => app.inject({ method: 'POST', url: '/api/v1/items', headers, payload: { name: 'once' } })
+      const keyed = await post({ ...user.headers, 'idempotency-key': 'failover-1' })
+      expect(keyed.statusCode, keyed.body).toBe(201)
+      expect(keyed.headers['idempotent-replayed']).toBeUndefined()
+      const again = await post({ ...user.headers, 'idempotency-key': 'failover-1' })
+      expect([again.statusCode, again.headers['idempotent-replayed'], again.json()]).toEqual([201, 'true', keyed.json()])
+      // Without a key a create is not repeated (it may have committed): 503, the client decides.
+      expect(expectProblem(await post(user.headers), 503)).toMatchObject({ status: 503 })
+      const rows = await database.db.execute(sql`select count(*)::int as n from items where owner_id = ${user.id}`)
+      expect((rows as unknown as { rows: { n: number }[] }).rows[0]!.n).toBe(1)
+    } finally {
+      await database.db.execute(sql.raw('drop trigger cut_first_insert on items; drop function cut_first_insert(); drop sequence cut_inserts'))
+    }
+  })
+
   it('logs an outage as two events: unreachable, then back with its duration and its 503s; no stack per request', async () => {
-    const events = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('database '))
+    const isEvent = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('database ')
+    // "Back" once the server has answered for a settling second with no failure (db/outage.ts).
+    await vi.waitFor(() => expect(lines.filter(isEvent).map((l) => l.msg)).toContain('database reachable again (primary)'), { timeout: 5_000 })
+    const events = lines.filter(isEvent)
     expect(events.map((l) => l.msg)).toContain('database unreachable (primary): answering 503 until it is back')
     const back = events.filter((l) => l.msg === 'database reachable again (primary)')
     expect(back[0]).toMatchObject({ server: 'primary', refused_503: expect.any(Number), outage_ms: expect.any(Number) })

@@ -30,6 +30,12 @@ export interface Cluster {
   leader(): Promise<Member | undefined>
   /** Patroni's view: name → role (leader, sync_standby, replica) and state. */
   roles(): Promise<Map<string, { role: string; state: string }>>
+  /**
+   * Waits until Patroni reports a running leader and a synchronous standby that is running, with every member in
+   * `members` running: after a failover the new leader names a synchronous standby only once one streams from it,
+   * and a switchover is refused (or a kill could lose writes) until then.
+   */
+  synchronous(timeoutMs: number, members?: Member[]): Promise<{ leader: Member; standby: Member }>
   startMember(member: Member): void
   /** SIGKILL to the member's Patroni and its PostgreSQL (postmaster and backends). */
   killMember(member: Member): void
@@ -80,6 +86,15 @@ export async function startCluster(dir: string, ports: () => number): Promise<Cl
         return new Map(body.members.map((x) => [x.name, { role: x.role, state: x.state }]))
       }
       return new Map()
+    },
+    async synchronous(timeoutMs, wanted = []) {
+      return until('a leader and a synchronous standby', async () => {
+        const roles = await cluster.roles()
+        const up = (m: Member) => ['running', 'streaming'].includes(roles.get(m.name)?.state ?? '')
+        const leader = members.find((m) => roles.get(m.name)?.role === 'leader' && up(m))
+        const standby = members.find((m) => roles.get(m.name)?.role === 'sync_standby' && up(m))
+        return leader && standby && wanted.every(up) ? { leader, standby } : undefined
+      }, timeoutMs, 200)
     },
     startMember(m) {
       mkdirSync(m.dataDir, { recursive: true, mode: 0o700 })

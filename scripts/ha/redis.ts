@@ -11,10 +11,13 @@ export interface RedisHa {
   sentinels: string
   /** The master's port, as the sentinels report it. */
   masterPort(): Promise<number>
-  /** SIGKILL to the current master; resolves once the sentinels name another one, with how long that took (ms). */
-  killMaster(): Promise<number>
-  /** Blocks until the master's writes so far reached its replica (WAIT 1). */
-  replicated(): Promise<void>
+  /**
+   * SIGKILL to the current master; resolves once it is dead, with `failover`: resolves once the sentinels name
+   * another master, with how long that took (ms).
+   */
+  killMaster(): Promise<{ failover: Promise<number> }>
+  /** Blocks until the master's writes so far reached its replica (WAIT 1, up to 2 s): how many replicas have them. */
+  replicated(): Promise<number>
   stop(): Promise<void>
 }
 
@@ -59,14 +62,15 @@ export async function startRedisHa(dir: string, ports: () => number): Promise<Re
       const old = await ha.masterPort()
       await killDaemon(servers.get(old))
       const killed = performance.now()
-      await until('a new Redis master', async () => {
+      const failover = until('a new Redis master', async () => {
         const now = await masterFromSentinels()
         return now !== undefined && now !== old ? now : undefined
-      }, 30_000, 50)
-      return performance.now() - killed
+      }, 30_000, 50).then(() => performance.now() - killed)
+      failover.catch(() => undefined) // awaited by the caller, after its own requests
+      return { failover }
     },
     async replicated() {
-      await ask(await ha.masterPort(), 'WAIT', '1', '2000')
+      return Number(await ask(await ha.masterPort(), 'WAIT', '1', '2000'))
     },
     async stop() {
       for (const d of [...servers.values(), ...sentinels]) await killDaemon(d)

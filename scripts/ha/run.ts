@@ -94,25 +94,39 @@ function instanceEnv(cluster: Cluster, redis: RedisHa): Record<string, string> {
   }
 }
 
-/** An outage is two events per instance and server, not an error per request: what the instances logged. */
+/**
+ * An outage is two events per instance and server, not an error per request or a warning per poll: what the
+ * instances logged. The failover and the switchover are two outages of the primary (and of a replica, whose
+ * member is promoted or demoted): at most OUTAGES "unreachable" lines per instance and server. No line may carry a
+ * stack: every failure a failover causes is expected, and a stack is for the unexpected (a 500).
+ */
+const OUTAGES = 2
+
 function outageLog(instances: KeelInstance[]): Row {
   const problems: string[] = []
-  const counts = { unreachable: 0, back: 0, errors: 0, stacks: 0 }
+  const counts = { unreachable: 0, back: 0, errors: 0, stacks: 0, warnings: 0 }
   for (const i of instances) {
+    const perServer = new Map<string, number>()
     for (const line of i.output().split('\n')) {
       if (!line.startsWith('{')) continue
-      const entry = JSON.parse(line) as { level: number; msg?: string; err?: { stack?: string } }
-      if (entry.msg?.startsWith('database unreachable')) counts.unreachable++
-      else if (entry.msg?.startsWith('database reachable again')) counts.back++
+      const entry = JSON.parse(line) as { level: number; msg?: string; server?: string; err?: { stack?: string } }
+      if (entry.msg?.startsWith('database unreachable')) {
+        counts.unreachable++
+        perServer.set(entry.server ?? '?', (perServer.get(entry.server ?? '?') ?? 0) + 1)
+      } else if (entry.msg?.startsWith('database reachable again')) counts.back++
       else if (entry.level >= 50) counts.errors++
+      else if (entry.level >= 40) counts.warnings++
       if (entry.err?.stack) counts.stacks++
     }
+    for (const [server, n] of perServer) if (n > OUTAGES) problems.push(`${i.name}: ${n} × "database unreachable (${server})" for ${OUTAGES} outages`)
   }
   if (counts.errors > 0) problems.push(`${counts.errors} other error lines`)
+  if (counts.stacks > 0) problems.push(`${counts.stacks} lines with a stack`)
   if (counts.unreachable === 0 || counts.back === 0) problems.push('no outage events logged')
   return {
     phase: 'what the instances logged', requests: 0, failed: 0, refused: 0, problems,
-    note: `${counts.unreachable} × "database unreachable", ${counts.back} × "reachable again", ${counts.errors} other errors, ${counts.stacks} lines with a stack`,
+    note: `${counts.unreachable} × "database unreachable", ${counts.back} × "reachable again", ${counts.errors} other errors, `
+      + `${counts.warnings} other warnings, ${counts.stacks} lines with a stack`,
   }
 }
 

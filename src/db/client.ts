@@ -38,6 +38,8 @@ export interface Database {
   commitPosition?(): Promise<number>
   /** A request was answered 503 because the database was unavailable: counted in the outage's log line (outage.ts). */
   refused(err: unknown): void
+  /** A background job (a worker, the event hub) found the database unavailable: the outage log records it, once. */
+  unavailable(err: unknown): void
   /** Connection-pool figures for /metrics; absent on the embedded engine (one connection, no pool). */
   poolStats?(): { total: number; idle: number; waiting: number }
   /** Closes the pool or the engine; later calls resolve with the first one. */
@@ -118,6 +120,7 @@ async function createPostgresDatabase(url: string, options: DatabaseOptions): Pr
       return lsnToNumber(rows[0]!.lsn)
     },
     refused: (err) => primary.log.refused(err),
+    unavailable: (err) => primary.log.failed(err),
     poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: once(async () => {
       await Promise.all([pool.end(), replica?.pool.end()])
@@ -182,6 +185,7 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
     },
     hasReplica: false,
     refused: () => undefined,
+    unavailable: () => undefined,
     close: once(async () => {
       await pglite.close()
       await releaseLock?.()

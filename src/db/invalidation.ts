@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { sql } from 'drizzle-orm'
 import type { Logger } from 'pino'
 import type { Database, Listener } from './client.js'
+import { logBackgroundFailure } from './outage.js'
 
 // Control messages share the channel of the notifications they order themselves after (see docs/scale.md).
 const HERE = 'keel-here:'
@@ -35,7 +36,7 @@ export function createInvalidationBus(database: Database, options: InvalidationB
   const channels = new Map<string, Channel>()
   const notify = (channel: string, payload: string) =>
     database.db.execute(sql`select pg_notify(${channel}, ${payload})`).then(() => undefined, (err: unknown) => {
-      options.logger?.warn({ err, channel }, 'invalidation control NOTIFY failed')
+      if (options.logger) logBackgroundFailure((e) => database.unavailable(e), options.logger, err, `invalidation control NOTIFY on ${channel} failed`)
     })
   const live = (ch: Channel) => [...ch.seen].filter(([, at]) => Date.now() - at < heartbeatMs * 3.5).map(([who]) => who)
   const check = (wait: Wait) => {

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
 import type { Logger } from 'pino'
+import { isDatabaseUnavailable } from './errors.js'
+import { describeCause } from './outage.js'
 
 /**
  * `listening`: notifications are known to arrive. `connecting`: no LISTEN connection yet (or it dropped).
@@ -68,7 +70,9 @@ export async function listenOnServer(options: ServerListenerOptions): Promise<Li
       logger?.warn(`LISTEN ${channel} receives no notifications (is DATABASE_LISTEN_URL a transaction pooler? `
         + 'point it at PostgreSQL or a session pooler): the user cache is bypassed')
     } else {
-      logger?.warn({ err }, `LISTEN ${channel} connection unavailable: the user cache is bypassed, reconnecting`)
+      // Connection-class (a failover, a restart): a reason, not a stack; the outage itself is logged once (outage.ts).
+      const detail = err === undefined || isDatabaseUnavailable(err) ? { reason: err === undefined ? 'connection ended' : describeCause(err) } : { err }
+      logger?.warn(detail, `LISTEN ${channel} connection unavailable: the user cache is bypassed, reconnecting`)
     }
   }
   const drop = (current: pg.Client) => {

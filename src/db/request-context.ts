@@ -13,6 +13,8 @@ export interface RequestDbContext {
   minLsn: number
   /** Set by the router: this request ran something on the primary outside a read (it may have written). */
   usedPrimary: boolean
+  /** Set by `retryOnFailover` (retry.ts): its transactions run on connections opened for them, not the pool's. */
+  fresh?: boolean
 }
 
 export const requestDbContext = new AsyncLocalStorage<RequestDbContext>()

@@ -45,7 +45,19 @@ export class RoutingPool {
   connect(): Promise<pg.PoolClient> {
     const context = requestDbContext.getStore()
     if (context) context.usedPrimary = true
-    return this.options.primary.pool.connect()
+    return context?.fresh ? this.fresh(this.options.primary) : this.options.primary.pool.connect()
+  }
+
+  /** A connection outside the pool, shaped as a pooled one for Drizzle's transaction: released is ended. */
+  private async fresh(target: RouteTarget): Promise<pg.PoolClient> {
+    const client = new this.options.pg.Client(target.config)
+    client.on('error', () => undefined) // the query's own rejection reports it
+    await client.connect()
+    if (this.options.unnamed) {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      client.query = ((config: unknown, ...rest: unknown[]) => query(withoutName(config), ...rest)) as typeof client.query
+    }
+    return Object.assign(client, { release: () => void client.end().catch(() => undefined) }) as unknown as pg.PoolClient
   }
 
   async query(config: unknown, values?: unknown): Promise<Result> {

@@ -37,6 +37,8 @@ export interface MemoryCounterStore extends CounterStore {
   reserve(key: string, windowMs: number, max: number, parts: number): Lease
   /** Gives back `hits` of a lease that went unspent, if the window it came from (`resetAt`) is still the current one. */
   release(key: string, resetAt: number, hits: number): void
+  /** Removes and returns every window still open: what was counted here, to be added to a shared counter. */
+  take(): { key: string; count: number; resetMs: number }[]
 }
 
 export function createMemoryCounterStore(): MemoryCounterStore {
@@ -74,6 +76,12 @@ export function createMemoryCounterStore(): MemoryCounterStore {
       const w = windows.get(key)
       if (w && w.resetAt === resetAt) w.count = Math.max(0, w.count - hits)
     },
+    take() {
+      const now = Date.now()
+      const open = [...windows].filter(([, w]) => w.resetAt > now && w.count > 0).map(([key, w]) => ({ key, count: w.count, resetMs: w.resetAt - now }))
+      windows.clear()
+      return open
+    },
     async close() {
       clearInterval(sweeper)
       windows.clear()
@@ -88,29 +96,51 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}`
 
+// Hits counted in-process while Redis was away, added to the shared counter (its window kept if it has one).
+const MERGE_SCRIPT = `
+local count = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return count`
+
+interface CounterCommands {
+  keelHit(key: string, windowMs: number): Promise<[number, number]>
+  keelMerge(key: string, hits: number, windowMs: number): Promise<number>
+}
+
 /**
- * Redis-backed counters shared by every instance. While Redis is unreachable it falls back to
- * in-process counters (limits then hold per instance) and logs a warning; it returns to Redis by itself.
+ * Redis-backed counters shared by every instance. While Redis is unreachable (a Sentinel failover takes seconds)
+ * it falls back to in-process counters (limits then hold per instance) and logs a warning; it returns to Redis by
+ * itself, and adds what it counted meanwhile to the shared counters, so attempts made during the failover still
+ * count against the limit afterwards. What Redis itself loses in a failover (a count acknowledged by the old
+ * master but not yet replicated) stays lost: docs/deploy.md.
  */
 export async function createRedisCounterStore(target: RedisTarget, logger: Logger): Promise<CounterStore> {
   const redis = await createRedis(target)
   redis.defineCommand('keelHit', { numberOfKeys: 1, lua: HIT_SCRIPT })
+  redis.defineCommand('keelMerge', { numberOfKeys: 1, lua: MERGE_SCRIPT })
+  const commands = redis as unknown as CounterCommands
   const fallback = createMemoryCounterStore()
   let degraded = false
+  /** Hands the in-process counts to Redis; those that fail stay lost (the window they limit is short). */
+  const merge = async (): Promise<Map<string, number>> => {
+    const taken = fallback.take()
+    const merged = await Promise.allSettled(taken.map((w) => commands.keelMerge(`keel:rl:${w.key}`, w.count, w.resetMs)))
+    logger.info({ windows: taken.length, merged: merged.filter((m) => m.status === 'fulfilled').length },
+      'redis is reachable again: rate limits are shared again, with what was counted here meanwhile')
+    return new Map(taken.map((w) => [w.key, w.count]))
+  }
   return {
     async hit(key, windowMs) {
       try {
-        const [count, ttl] = await (redis as unknown as { keelHit(k: string, w: number): Promise<[number, number]> })
-          .keelHit(`keel:rl:${key}`, windowMs)
-        if (degraded) {
-          degraded = false
-          logger.info('redis is reachable again: rate limits are shared again')
-        }
-        return { count, resetMs: ttl }
+        const [count, ttl] = await commands.keelHit(`keel:rl:${key}`, windowMs)
+        if (!degraded) return { count, resetMs: ttl }
+        degraded = false
+        // This hit was counted before the merge added this key's in-process count: the shared total is the sum.
+        return { count: count + ((await merge()).get(key) ?? 0), resetMs: ttl }
       } catch (err) {
         if (!degraded) {
           degraded = true
-          logger.warn({ err }, 'redis unreachable: rate limits fall back to in-process counters')
+          logger.warn({ reason: err instanceof Error ? err.message : String(err) }, 'redis unreachable: rate limits fall back to in-process counters')
         }
         return fallback.hit(key, windowMs)
       }

@@ -1,5 +1,6 @@
 import { AsyncResource } from 'node:async_hooks'
 import type { Logger } from 'pino'
+import { logBackgroundFailure } from '../db/outage.js'
 
 const MAX_RETRY_SECONDS = 3_600
 
@@ -12,6 +13,8 @@ export interface OutboxLoopOptions<T> {
   /** What the warnings call it ("mail outbox"). */
   name: string
   logger: Logger
+  /** The database was unavailable (an outage, already logged once as such): `Database.unavailable`. */
+  onUnavailable?(err: unknown): void
   /** Idle polling, for rows other processes queued and for retries. */
   pollMs: number
   batchSize: number
@@ -73,7 +76,7 @@ export function createOutboxLoop<T>(options: OutboxLoopOptions<T>) {
     running = drain().then(
       (retryMs) => Math.min(pollMs, retryMs ?? pollMs),
       (err: unknown) => {
-        logger.warn({ err }, `${options.name} unavailable: retrying later`)
+        logBackgroundFailure(options.onUnavailable ?? (() => undefined), logger, err, `${options.name} unavailable: retrying later`)
         return pollMs
       },
     ).then((nextMs) => {

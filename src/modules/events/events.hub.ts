@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Database, Listener } from '../../db/client.js'
+import { logBackgroundFailure } from '../../db/outage.js'
 import { isAtLeast, isRole } from '../orgs/roles.js'
 import { createHorizon, observe } from './events.horizon.js'
 import { createEventsRepository, PAGE_SIZE, type Grants } from './events.repository.js'
@@ -148,14 +149,18 @@ export function createEventHub(options: HubOptions) {
       return
     }
     clearTimeout(timer)
-    running = round().catch((err: unknown) => logger.warn({ err }, 'event log unavailable: retrying')).then(() => {
+    running = round().then(() => true, (err: unknown) => {
+      logBackgroundFailure((e) => database.unavailable(e), logger, err, 'event log unavailable: retrying')
+      return false
+    }).then((succeeded) => {
       running = undefined
       if (again) {
         again = false
         return wake()
       }
-      // With no stream open, only webhooks wait for the horizon: the idle poll is soon enough for them.
-      schedule(horizon.behind() && streams.size ? CATCH_UP_MS : listener?.isListening() ? options.pollMs ?? POLL_MS : FALLBACK_POLL_MS)
+      // After a failure, not at the catch-up pace: ids seen before an outage stay "behind" until it ends. With no stream
+      // open, only webhooks wait for the horizon: the idle poll is soon enough for them.
+      schedule(succeeded && horizon.behind() && streams.size ? CATCH_UP_MS : succeeded && listener?.isListening() ? options.pollMs ?? POLL_MS : FALLBACK_POLL_MS)
     })
   }
 
@@ -179,7 +184,8 @@ export function createEventHub(options: HubOptions) {
       while (horizon.current() < first.lastId && !stopped) horizon.observe(await observe(database.db))
       position = horizon.current()
       started = true
-      heartbeat = setInterval(() => void beat().catch((err: unknown) => logger.warn({ err }, 'event stream heartbeat failed')), options.heartbeatMs)
+      heartbeat = setInterval(() => void beat()
+        .catch((err: unknown) => logBackgroundFailure((e) => database.unavailable(e), logger, err, 'event stream heartbeat failed')), options.heartbeatMs)
       heartbeat.unref()
       wake()
     },

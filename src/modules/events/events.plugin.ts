@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
+import { logBackgroundFailure } from '../../db/outage.js'
 import type { Resource } from '../../resources/define.js'
 import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { createEventHub, type EventHub } from './events.hub.js'
@@ -50,7 +51,7 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
     try {
       await hub.start()
     } catch (err) {
-      logger.warn({ err }, 'event streams cannot start yet (the event log is unreachable): retrying')
+      logBackgroundFailure((e) => app.database.unavailable(e), logger, err, 'event streams cannot start yet (the event log is unreachable): retrying')
       retry = setTimeout(() => void start(), START_RETRY_MS)
       retry.unref()
     }

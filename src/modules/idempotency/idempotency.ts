@@ -3,6 +3,7 @@ import { and, eq, gt, inArray, lt, sql } from 'drizzle-orm'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Db } from '../../db/client.js'
+import { retryOnFailover } from '../../db/retry.js'
 import { ConflictError, ValidationError } from '../../shared/errors.js'
 import { idempotencyKeys } from './idempotency.table.js'
 
@@ -45,7 +46,8 @@ export async function withIdempotency(db: Db, request: FastifyRequest, reply: Fa
   const userId = request.user.id
   const keyHash = sha256(key)
   const fingerprint = sha256(JSON.stringify([request.method, request.url.split('?')[0], request.body ?? null]))
-  const outcome = await db.transaction(async (tx) => {
+  // A failover's failure is retried once (SPEC §10): the key makes the repeat safe, whether or not the first committed.
+  const outcome = await retryOnFailover(() => db.transaction(async (tx) => {
     const lock = await tx.execute(sql`select pg_try_advisory_xact_lock(${LOCK_CLASS}, hashtext(${`${userId}:${keyHash}`})) as locked`)
     if (!(lock as unknown as { rows: { locked: boolean }[] }).rows[0]!.locked) {
       throw new ConflictError('A request with this Idempotency-Key is still being processed; retry later')
@@ -67,7 +69,7 @@ export async function withIdempotency(db: Db, request: FastifyRequest, reply: Fa
     await tx.insert(idempotencyKeys).values({ user_id: userId, key_hash: keyHash, ...row })
       .onConflictDoUpdate({ target: [idempotencyKeys.user_id, idempotencyKeys.key_hash], set: { ...row, created_at: sql`now()` } })
     return { answer, replayed: false }
-  })
+  }))
   if (outcome.replayed) reply.header('idempotent-replayed', 'true')
   return send(reply, outcome.answer)
 }

@@ -8,6 +8,8 @@ export interface OutboxWorkerOptions {
   db: Db
   transport: MailTransport
   logger: Logger
+  /** The database was unavailable (an outage, already logged once as such): `Database.unavailable`. */
+  onUnavailable?(err: unknown): void
   from: string
   /** Host part of generated Message-IDs. */
   messageIdHost: string
@@ -66,6 +68,7 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
 
   return createOutboxLoop({
     name: 'mail outbox', logger, pollMs, batchSize,
+    onUnavailable: options.onUnavailable,
     claim: (limit) => outbox.claim(limit, leaseSeconds),
     send: deliver,
   })

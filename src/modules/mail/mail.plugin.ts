@@ -28,6 +28,7 @@ export const mailPlugin = fp(async (app: FastifyInstance) => {
     db: app.database.db,
     transport,
     logger,
+    onUnavailable: (err) => app.database.unavailable(err),
     from: mail.from,
     messageIdHost: new URL(mail.appUrl).hostname,
     maxAttempts: mail.maxAttempts,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
+import { logBackgroundFailure } from '../../db/outage.js'
 import type { Resource } from '../../resources/define.js'
 import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { createEventShaper, readRoleOf } from '../events/events.shape.js'
@@ -33,8 +34,9 @@ export const webhooksPlugin = fp(async (app: FastifyInstance, options: { resourc
   const logger = app.log as Logger
   const byName = new Map(options.resources.map((r) => [r.name, r]))
   const repo = createWebhooksRepository(app.database.db)
+  const unavailable = (err: unknown) => app.database.unavailable(err)
   const worker = createWebhookWorker({
-    db: app.database.db, logger, config: app.config.events.webhooks, shape: createEventShaper(options.resources), stats: options.stats,
+    db: app.database.db, logger, onUnavailable: (err) => app.database.unavailable(err), config: app.config.events.webhooks, shape: createEventShaper(options.resources), stats: options.stats,
     orgMayReceive: (resource) => {
       const role = readRoleOf(byName.get(resource))
       return isRole(role) && isAtLeast('admin', role)
@@ -66,7 +68,7 @@ export const webhooksPlugin = fp(async (app: FastifyInstance, options: { resourc
         if (step.queued) worker.wake()
         if (!step.more) break
       }
-    })().catch((err: unknown) => logger.warn({ err }, 'webhook fan-out failed: retrying with the next events'))
+    })().catch((err: unknown) => logBackgroundFailure(unavailable, logger, err, 'webhook fan-out failed: retrying with the next events'))
       .finally(() => {
         fanning = undefined
         if (wanted > target) fanOut(wanted)

@@ -11,6 +11,8 @@ import { signatureOf } from './webhooks.sign.js'
 export interface WebhookWorkerOptions {
   db: Db
   logger: Logger
+  /** The database was unavailable (an outage, already logged once as such): `Database.unavailable`. */
+  onUnavailable?(err: unknown): void
   config: EventsConfig['webhooks']
   shape: EventShaper
   /** Whether an org's endpoints (managed by admins) may receive events of this resource (its access.read). */
@@ -62,6 +64,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
   // A batch is sent at once: one receiver that hangs holds back nobody else's deliveries.
   return createOutboxLoop({
     name: 'webhook outbox', logger, pollMs, batchSize, concurrent: true,
+    onUnavailable: options.onUnavailable,
     claim: (limit) => repo.claim(limit, leaseSeconds),
     send: attempt,
   })
