@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
+import { checkpoint, createBenchDatabase, settleTables, type BenchDatabase } from './database.js'
 import { measure, type LoadResult } from './load.js'
 import type { LoadSpec } from './load-spec.js'
 import type { Scenario, Sessions } from './scenarios.js'
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: 'auto' },
     items: { type: 'string', default: '10000' },
     'skip-build': { type: 'boolean', default: false },
+    'no-settle': { type: 'boolean', default: false },
     'node-arg': { type: 'string', multiple: true },
   },
 })
@@ -93,6 +94,8 @@ async function round(build: Build, index: number): Promise<void> {
     const scenarios = build.modules.buildScenarios(build.seeded, sessions, bcryptRounds).filter((s) => only.includes(s.id))
     const order = index % 2 === 0 ? scenarios : [...scenarios].reverse()
     for (const scenario of order) {
+      // Each scenario on settled tables, whatever ran before it (see settleTables); --no-settle shows the difference.
+      if (!values['no-settle']) await settleTables(build.target)
       const r = await measure({
         baseUrl: keel.baseUrl, connections, durationSeconds, warmupSeconds: Math.min(3, Math.max(1, durationSeconds / 5)),
         serverPid: keel.pid, measureDb: true, wrk,
@@ -115,7 +118,8 @@ const median = (xs: number[]) => {
 function table(builds: Build[]): string {
   const lines = [
     `Builds: ${builds.map((b) => b.label).join(' vs ')}; ${rounds} alternating rounds of ${durationSeconds} s, ${connections} connections, `
-      + `WORKERS=${values.workers}, ${wrk ? 'wrk' : 'autocannon'}, ${values.items} items`,
+      + `WORKERS=${values.workers}, ${wrk ? 'wrk' : 'autocannon'}, ${values.items} items, `
+      + `${values['no-settle'] ? 'tables not settled between scenarios' : 'VACUUM ANALYZE before each scenario'}`,
     '',
     '| scenario | build | req/s median (min–max) | ratio | CPU ms/req median (min–max) | ratio | non-2xx |',
     '|---|---|---|---|---|---|---|',

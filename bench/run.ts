@@ -5,8 +5,9 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
-import { checkpoint, createBenchDatabase, type BenchDatabase } from './database.js'
+import { checkpoint, createBenchDatabase, settleTables, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
+import { measureEventWriteCost, measureFanOut } from './events-cost.js'
 import { measureFeatureCost, measureMetricsCost, measureTracingCost, type FeatureCost } from './feature-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
@@ -59,7 +60,9 @@ const medianByRps = (runs: LoadResult[]) => [...runs].sort((a, b) => a.rps - b.r
  * two scenarios compared within a run (items next to a generated resource) then get the same share of a machine
  * that grows busier or quieter, and neither always runs first after the seed.
  */
-async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport): Promise<void> {
+async function runScenarios(
+  options: BenchOptions, target: BenchDatabase, keel: KeelProcess, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
   const settings = loadSettings(options, keel)
   const scenarios = buildScenarios(seeded, sessions, options.bcryptRounds)
     .filter((s) => options.only.length === 0 || options.only.includes(s.id))
@@ -72,6 +75,7 @@ async function runScenarios(options: BenchOptions, keel: KeelProcess, seeded: Se
       const of = options.scenarioRounds > 1 ? `, round ${round + 1} of ${options.scenarioRounds}` : ''
       log(`▶ ${scenario.title} (${scenario.detail}${of})`)
       try {
+        await settleTables(target)
         const durationSeconds = Math.max(settings.durationSeconds, scenario.minSeconds ?? 0)
         const r = await measure({ ...settings, durationSeconds }, scenario.load)
         runs.get(scenario.id)!.push(r)
@@ -118,6 +122,46 @@ async function runFeatureCost<R extends FeatureCost>(
     log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher${run.describe ? `, ${run.describe(c)}` : ''}`)
   } catch (err) {
     report.problems.push(`${label}: ${errorText(err)}`)
+  }
+}
+
+const itemCreate = (options: BenchOptions, seeded: SeedResult, sessions: Sessions) =>
+  buildScenarios(seeded, sessions, options.bcryptRounds).find((s) => s.id === 'item-create')!
+
+/** The event write's price on item POST: its trigger disabled vs enabled on one fresh Keel (bench/events-cost.ts). */
+async function runEventsCost(
+  options: BenchOptions, root: string, env: Record<string, string>, settings: LoadSettings, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
+  if (options.engine !== 'postgres') return void (report.references.skipped['event write cost'] = 'needs PostgreSQL: the trigger is switched from a second connection')
+  const scenario = itemCreate(options, seeded, sessions)
+  log(`▶ event write cost: ${scenario.title} with items' event trigger disabled vs enabled, ${options.eventsCostRounds} round(s)`)
+  try {
+    const c = await measureEventWriteCost(root, env, options.nodeArgs, settings, scenario.load, options.eventsCostRounds)
+    report.eventsCost = c
+    log(`  POST with events / without: ${(1 - c.throughputCost).toFixed(3)} (median req/s; rounds' median ${c.pairedRatio.toFixed(3)}), PostgreSQL CPU per request ${(c.dbCpuCost * 100).toFixed(1)} % higher`)
+    if (c.eventsWhileOff) report.problems.push(`event write cost: ${c.eventsWhileOff} events were written while the trigger was disabled`)
+    if (!c.eventsWritten) report.problems.push('event write cost: no events were written while the trigger was enabled')
+  } catch (err) {
+    report.problems.push(`event write cost: ${errorText(err)}`)
+  }
+}
+
+/** Events delivered per second to N open streams while item POST runs, on the main Keel (both engines). */
+async function runFanOut(
+  options: BenchOptions, keel: KeelProcess, settings: LoadSettings, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
+  const scenario = itemCreate(options, seeded, sessions)
+  log(`▶ fan-out: ${scenario.title} with ${options.fanOutStreams} event streams of the writer open`)
+  try {
+    await settle(keel.pid)
+    const f = await measureFanOut(keel, settings, scenario.load, sessions.accessTokens.get(seeded.writer.email)!, options.fanOutStreams)
+    report.fanOut = f
+    log(`  ${Math.round(f.deliveredPerSecond)} events/s delivered across ${f.opened} streams (${f.delivered} of ${f.expected}), ${Math.round(f.writeRps)} writes/s, lag p99 ${f.latencyMs.p99} ms`)
+    if (f.missing.length) report.problems.push(`fan-out: ${f.missing.length} event(s) in the log never came live on a stream: ids ${f.missing.slice(0, 20).join(', ')}`)
+    if (f.endedEarly) report.observations.push(`fan-out: Keel ended ${f.endedEarly} of ${f.opened} streams during the run (a reader too slow: more than 1 MiB waiting)`)
+    else if (f.delivered !== f.expected) report.problems.push(`fan-out: ${f.delivered} events received of the ${f.expected} expected (events written × ${f.opened} streams; ${f.writes} writes answered in the run)`)
+  } catch (err) {
+    report.problems.push(`fan-out: ${errorText(err)}`)
   }
 }
 
@@ -276,8 +320,9 @@ async function main(): Promise<number> {
       await stopKeel(keel, report)
       keel = undefined
     } else {
-      await runScenarios(options, keel, seeded, sessions, report)
+      await runScenarios(options, target, keel, seeded, sessions, report)
       const settings = loadSettings(options, keel)
+      if (options.fanOutStreams) await runFanOut(options, keel, settings, seeded, sessions, report)
       await stopKeel(keel, report)
       keel = undefined
       // After the main Keel stopped: the pair measured next has the machine (and the database's connections) to itself.
@@ -308,6 +353,7 @@ async function main(): Promise<number> {
           store: (c) => { report.replicaCost = c },
         }, options, seeded, sessions, report)
       }
+      if (options.eventsCostRounds) await runEventsCost(options, root, env, settings, seeded, sessions, report)
       const readerToken = sessions.accessTokens.get(seeded.reader.email)!
       await runReferences(options, target, env, seeded, readerToken, report)
     }
