@@ -10,7 +10,7 @@ export interface MetricsCostReport extends FeatureCost {
   sample: string[]
 }
 
-const median = (values: number[]) => {
+export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = Math.floor(sorted.length / 2)
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
@@ -28,11 +28,38 @@ export interface FeatureCost {
 }
 
 /**
+ * Two variants of one scenario measured in turn, `rounds` times, alternating which goes first so a drift of the
+ * machine weighs on both sides alike; the cost compares the medians. `off` and `on` each make one measured run.
+ */
+export async function compareAlternating(
+  rounds: number, off: () => Promise<LoadResult>, on: () => Promise<LoadResult>,
+): Promise<FeatureCost> {
+  const cost: FeatureCost = { rounds, off: [], on: [], throughputCost: NaN, cpuCost: NaN }
+  for (let round = 0; round < rounds; round++) {
+    if (round % 2 === 0) {
+      cost.off.push(await off())
+      cost.on.push(await on())
+    } else {
+      cost.on.push(await on())
+      cost.off.push(await off())
+    }
+  }
+  cost.throughputCost = 1 - median(cost.on.map((r) => r.rps)) / median(cost.off.map((r) => r.rps))
+  cost.cpuCost = median(cost.on.map((r) => r.serverCpuMsPerRequest)) / median(cost.off.map((r) => r.serverCpuMsPerRequest)) - 1
+  return cost
+}
+
+/** One measured run on `keel` once it is idle. */
+export async function measureOn(keel: KeelProcess, settings: LoadSettings, spec: LoadSpec): Promise<LoadResult> {
+  await settle(keel.pid)
+  return measure({ ...settings, baseUrl: keel.baseUrl, serverPid: keel.pid }, spec)
+}
+
+/**
  * The price of a feature (METRICS_PORT, OTEL_EXPORTER_OTLP_ENDPOINT): two fresh Keels on the same database and
- * environment (the same SECRET_KEY, so the scenario's tokens work on both), one with `onEnv` added, and the scenario
- * run on each in turn, `rounds` times, alternating which goes first so a drift of the machine weighs on both sides
- * alike. Both are new processes (the bench's main Keel has run every scenario: its JIT would be warmer than a
- * newcomer's). `inspect` runs on the Keel with the feature, after the rounds.
+ * environment (the same SECRET_KEY, so the scenario's tokens work on both), one with `onEnv` added, compared in
+ * alternating rounds. Both are new processes (the bench's main Keel has run every scenario: its JIT would be warmer
+ * than a newcomer's). `inspect` runs on the Keel with the feature, after the rounds.
  */
 export async function measureFeatureCost(
   root: string, env: Record<string, string>, onEnv: Record<string, string>, nodeArgs: string[], settings: LoadSettings, spec: LoadSpec,
@@ -41,24 +68,10 @@ export async function measureFeatureCost(
   const off = await startKeel(root, { ...env, PORT: String(await freePort()) }, nodeArgs)
   let on: KeelProcess | undefined
   try {
-    on = await startKeel(root, { ...env, PORT: String(await freePort()), ...onEnv }, nodeArgs)
-    const cost: FeatureCost = { rounds, off: [], on: [], throughputCost: NaN, cpuCost: NaN }
-    const run = async (keel: KeelProcess) => {
-      await settle(keel.pid)
-      return measure({ ...settings, baseUrl: keel.baseUrl, serverPid: keel.pid }, spec)
-    }
-    for (let round = 0; round < rounds; round++) {
-      if (round % 2 === 0) {
-        cost.off.push(await run(off))
-        cost.on.push(await run(on))
-      } else {
-        cost.on.push(await run(on))
-        cost.off.push(await run(off))
-      }
-    }
-    cost.throughputCost = 1 - median(cost.on.map((r) => r.rps)) / median(cost.off.map((r) => r.rps))
-    cost.cpuCost = median(cost.on.map((r) => r.serverCpuMsPerRequest)) / median(cost.off.map((r) => r.serverCpuMsPerRequest)) - 1
-    await inspect?.(on)
+    const started = await startKeel(root, { ...env, PORT: String(await freePort()), ...onEnv }, nodeArgs)
+    on = started
+    const cost = await compareAlternating(rounds, () => measureOn(off, settings, spec), () => measureOn(started, settings, spec))
+    await inspect?.(started)
     return cost
   } finally {
     await on?.stop()

@@ -37,6 +37,10 @@ export interface BenchOptions {
   tracingCostRounds: number
   /** Rounds of item GET with DATABASE_REPLICA_URL set (to the same server) vs not (0: not measured). */
   replicaCostRounds: number
+  /** Rounds of item POST with items' event trigger disabled vs enabled (0: not measured). */
+  eventsCostRounds: number
+  /** SSE streams open during the fan-out run (0: not measured). */
+  fanOutStreams: number
 }
 
 const USAGE = `Usage: npm run bench -- [options]
@@ -57,9 +61,16 @@ const USAGE = `Usage: npm run bench -- [options]
   --metrics-rounds N         rounds of --metrics-cost (default 3; --smoke: 1)
   --tracing-cost             also item GET with tracing on (OTLP to a stand-in collector) vs off, alternating rounds
   --tracing-rounds N         rounds of --tracing-cost (default 3)
-  --replica-cost             also item GET with DATABASE_REPLICA_URL (the same server again: the routing's own cost)
+  --replica-cost             also item GET with DATABASE_REPLICA_URL (BENCH_REPLICA_URL's server, else the same server
+                             again: the routing's own cost)
                              vs without, alternating rounds
   --replica-rounds N         rounds of --replica-cost (default 3)
+  --events-cost              item POST with the event trigger disabled vs enabled on one Keel, alternating rounds
+                             (on by default; with --only only when asked)
+  --events-rounds N          rounds of --events-cost (default 3; --smoke: 1)
+  --fanout                   item POST while N SSE streams of the writer are open: events delivered per second
+                             (on by default; with --only only when asked)
+  --fanout-streams N         streams open during --fanout (default 100)
   --smoke                    ~2 s per scenario and a small seed: checks the harness, not the speed`
 
 /** A bad command line: printed as one message, without a stack. */
@@ -93,6 +104,10 @@ const OPTIONS = {
   'tracing-rounds': { type: 'string' },
   'replica-cost': { type: 'boolean', default: false },
   'replica-rounds': { type: 'string' },
+  'events-cost': { type: 'boolean', default: false },
+  'events-rounds': { type: 'string' },
+  fanout: { type: 'boolean', default: false },
+  'fanout-streams': { type: 'string' },
   help: { type: 'boolean', default: false },
 } as const
 
@@ -143,6 +158,10 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): BenchOptio
     metricsCostRounds: values['metrics-cost'] || smoke ? positiveInt('metrics-rounds', values['metrics-rounds'], smoke ? 1 : 3) : 0,
     tracingCostRounds: values['tracing-cost'] ? positiveInt('tracing-rounds', values['tracing-rounds'], 3) : 0,
     replicaCostRounds: values['replica-cost'] ? positiveInt('replica-rounds', values['replica-rounds'], 3) : 0,
+    // Part of every full and smoke run (issue 22: the event write's price on POST and the fan-out rate); an --only
+    // run is about something else unless it asks.
+    eventsCostRounds: values['events-cost'] || !values.only ? positiveInt('events-rounds', values['events-rounds'], smoke ? 1 : 3) : 0,
+    fanOutStreams: values.fanout || !values.only ? positiveInt('fanout-streams', values['fanout-streams'], 100) : 0,
   }
 }
 

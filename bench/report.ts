@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { CapturedStatement } from './capture-sql.js'
 import type { LoadResult } from './load.js'
+import type { EventWriteCost, FanOutResult } from './events-cost.js'
 import type { FeatureCost, MetricsCostReport } from './feature-cost.js'
 import type { BenchOptions } from './options.js'
 import type { BcryptCeiling, PgbenchResult } from './references.js'
@@ -42,8 +43,14 @@ export interface BenchReport {
   /** Item GET with METRICS_PORT set vs unset (--metrics-cost). */
   metricsCost?: MetricsCostReport
   tracingCost?: FeatureCost & { spansReceived: number }
-  /** Item GET with DATABASE_REPLICA_URL (the primary's URL again) vs without (--replica-cost). */
+  /** Item GET with DATABASE_REPLICA_URL (the primary's URL again, or BENCH_REPLICA_URL's server) vs without (--replica-cost). */
   replicaCost?: FeatureCost
+  /** BENCH_REPLICA_URL's host:port, when the replica was a real standby. */
+  replicaServer?: string | undefined
+  /** Item POST with items' event trigger disabled vs enabled, one Keel (--events-cost). */
+  eventsCost?: EventWriteCost
+  /** Item POST with N SSE streams of the writer open (--fanout). */
+  fanOut?: FanOutResult
   /** Harness failures: any of them makes the run exit non-zero. */
   problems: string[]
   /** Things in Keel's behaviour worth a look (errors, unclean stop, warnings logged). */
@@ -158,6 +165,27 @@ function metricsCostLines(c: MetricsCostReport): string[] {
   ]
 }
 
+function eventsCostLines(c: EventWriteCost): string[] {
+  const each = (results: LoadResult[]) => results.map((r) => `${rate(r.rps)} req/s (Keel ${cpu(r.serverCpuMsPerRequest)}, PG ${cpu(r.dbCpuMsPerRequest)} ms CPU)`).join(', ')
+  const higher = (x: number) => `${pct(Math.abs(x))} ${x >= 0 ? 'higher' : 'lower'}`
+  return [
+    `**Event write cost** (POST /api/v1/items, ${c.rounds} alternating round${c.rounds === 1 ? '' : 's'} on one Keel, items' event trigger`
+      + ` disabled vs enabled): POST with events / without = **${(1 - c.throughputCost).toFixed(3)}** (ratio of median req/s; median of`
+      + ` the rounds' ratios ${c.pairedRatio.toFixed(3)}, each ${c.on.map((r, i) => (r.rps / c.off[i]!.rps).toFixed(3)).join(', ')});`
+      + ` CPU per request: PostgreSQL ${higher(c.dbCpuCost)}, Keel ${higher(c.cpuCost)} (medians); ${int(c.eventsWritten)} events written.`,
+    '',
+    `- trigger off: ${each(c.off)}`,
+    `- trigger on: ${each(c.on)}`,
+    `- \`${c.trigger}\``,
+  ]
+}
+
+const fanOutLines = (f: FanOutResult) => [
+  `**Fan-out** (POST /api/v1/items with ${f.opened} SSE streams of the writer open, \`?types=items.created\`): **${int(f.deliveredPerSecond)} events/s**`
+    + ` delivered across the streams (${int(f.delivered)} of ${int(f.expected)} in ${f.seconds.toFixed(1)} s) while ${int(f.writeRps)} writes/s`
+    + ` were answered${f.endedEarly ? ` (${f.endedEarly} streams ended early as too slow to read)` : ''}; write to receipt on one stream p50 ${ms(f.latencyMs.p50)} ms, p99 ${ms(f.latencyMs.p99)} ms, max ${ms(f.latencyMs.max)} ms.`,
+]
+
 export function renderMarkdown(report: BenchReport): string {
   const { machine: m, settings: s, keel: k } = report
   const load = m.loadAverageBefore.map((l) => l.toFixed(2)).join(' / ')
@@ -187,9 +215,14 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.metricsCost) lines.push(...metricsCostLines(report.metricsCost), '')
   if (report.tracingCost) lines.push(...tracingCostLines(report.tracingCost), '')
   if (report.replicaCost) {
-    lines.push(...featureCostLines('replica routing', 'DATABASE_REPLICA_URL', 'the replica URL is the primary\'s again, so only the routing is measured',
+    const setting = report.replicaServer
+      ? `reads on the standbys behind ${report.replicaServer} (BENCH_REPLICA_URL), streaming from the primary`
+      : 'the replica URL is the primary\'s again, so only the routing is measured'
+    lines.push(...featureCostLines('replica routing', 'DATABASE_REPLICA_URL', setting,
       report.replicaCost, 'read-your-writes on, positions in process memory'), '')
   }
+  if (report.eventsCost) lines.push(...eventsCostLines(report.eventsCost), '')
+  if (report.fanOut) lines.push(...fanOutLines(report.fanOut), '')
   const skipped = Object.entries(report.references.skipped)
   if (skipped.length) lines.push(...skipped.map(([id, why]) => `- reference ${id} skipped: ${why}`), '')
   if (report.observations.length) lines.push('Observations:', '', ...report.observations.map((o) => `- ${o}`), '')

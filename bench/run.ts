@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { captureRequestSql } from './capture-sql.js'
 import { checkpoint, createBenchDatabase, settleTables, type BenchDatabase } from './database.js'
 import { measure, settle, type LoadResult, type LoadSettings } from './load.js'
+import { measureEventWriteCost, measureFanOut } from './events-cost.js'
 import { measureFeatureCost, measureMetricsCost, measureTracingCost, type FeatureCost } from './feature-cost.js'
 import { parseOptions, resolveWorkers, UsageError, type BenchOptions } from './options.js'
 import { findPgbench, measureBareHttp, measureBcryptCeiling, pgbenchScript, runPgbench } from './references.js'
@@ -121,6 +122,46 @@ async function runFeatureCost<R extends FeatureCost>(
     log(`  throughput ${(c.throughputCost * 100).toFixed(1)} % lower, CPU per request ${(c.cpuCost * 100).toFixed(1)} % higher${run.describe ? `, ${run.describe(c)}` : ''}`)
   } catch (err) {
     report.problems.push(`${label}: ${errorText(err)}`)
+  }
+}
+
+const itemCreate = (options: BenchOptions, seeded: SeedResult, sessions: Sessions) =>
+  buildScenarios(seeded, sessions, options.bcryptRounds).find((s) => s.id === 'item-create')!
+
+/** The event write's price on item POST: its trigger disabled vs enabled on one fresh Keel (bench/events-cost.ts). */
+async function runEventsCost(
+  options: BenchOptions, root: string, env: Record<string, string>, settings: LoadSettings, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
+  if (options.engine !== 'postgres') return void (report.references.skipped['event write cost'] = 'needs PostgreSQL: the trigger is switched from a second connection')
+  const scenario = itemCreate(options, seeded, sessions)
+  log(`▶ event write cost: ${scenario.title} with items' event trigger disabled vs enabled, ${options.eventsCostRounds} round(s)`)
+  try {
+    const c = await measureEventWriteCost(root, env, options.nodeArgs, settings, scenario.load, options.eventsCostRounds)
+    report.eventsCost = c
+    log(`  POST with events / without: ${(1 - c.throughputCost).toFixed(3)} (median req/s; rounds' median ${c.pairedRatio.toFixed(3)}), PostgreSQL CPU per request ${(c.dbCpuCost * 100).toFixed(1)} % higher`)
+    if (c.eventsWhileOff) report.problems.push(`event write cost: ${c.eventsWhileOff} events were written while the trigger was disabled`)
+    if (!c.eventsWritten) report.problems.push('event write cost: no events were written while the trigger was enabled')
+  } catch (err) {
+    report.problems.push(`event write cost: ${errorText(err)}`)
+  }
+}
+
+/** Events delivered per second to N open streams while item POST runs, on the main Keel (both engines). */
+async function runFanOut(
+  options: BenchOptions, keel: KeelProcess, settings: LoadSettings, seeded: SeedResult, sessions: Sessions, report: BenchReport,
+): Promise<void> {
+  const scenario = itemCreate(options, seeded, sessions)
+  log(`▶ fan-out: ${scenario.title} with ${options.fanOutStreams} event streams of the writer open`)
+  try {
+    await settle(keel.pid)
+    const f = await measureFanOut(keel, settings, scenario.load, sessions.accessTokens.get(seeded.writer.email)!, options.fanOutStreams)
+    report.fanOut = f
+    log(`  ${Math.round(f.deliveredPerSecond)} events/s delivered across ${f.opened} streams (${f.delivered} of ${f.expected}), ${Math.round(f.writeRps)} writes/s, lag p99 ${f.latencyMs.p99} ms`)
+    if (f.missing.length) report.problems.push(`fan-out: ${f.missing.length} event(s) in the log never came live on a stream: ids ${f.missing.slice(0, 20).join(', ')}`)
+    if (f.endedEarly) report.observations.push(`fan-out: Keel ended ${f.endedEarly} of ${f.opened} streams during the run (a reader too slow: more than 1 MiB waiting)`)
+    else if (f.delivered !== f.expected) report.problems.push(`fan-out: ${f.delivered} events received of the ${f.expected} expected (events written × ${f.opened} streams; ${f.writes} writes answered in the run)`)
+  } catch (err) {
+    report.problems.push(`fan-out: ${errorText(err)}`)
   }
 }
 
@@ -281,6 +322,7 @@ async function main(): Promise<number> {
     } else {
       await runScenarios(options, target, keel, seeded, sessions, report)
       const settings = loadSettings(options, keel)
+      if (options.fanOutStreams) await runFanOut(options, keel, settings, seeded, sessions, report)
       await stopKeel(keel, report)
       keel = undefined
       // After the main Keel stopped: the pair measured next has the machine (and the database's connections) to itself.
@@ -300,13 +342,18 @@ async function main(): Promise<number> {
         }, options, seeded, sessions, report)
       }
       if (options.replicaCostRounds) {
-        // The same server as the "replica": what is measured is the routing (context, position lookup, second pool).
+        // BENCH_REPLICA_URL (a server, as BENCH_DATABASE_URL is; e.g. HAProxy's replica port of `npm run test:ha --
+        // --keep-up`): reads on real standbys. Otherwise the same server as the "replica": what is measured is the
+        // routing (context, position lookup, second pool).
+        const replicaUrl = onServer(env.DATABASE_URL!, process.env.BENCH_REPLICA_URL)
+        report.replicaServer = process.env.BENCH_REPLICA_URL ? new URL(process.env.BENCH_REPLICA_URL).host : undefined
         await runFeatureCost({
           name: 'replica routing', variable: 'DATABASE_REPLICA_URL', rounds: options.replicaCostRounds,
-          measure: (spec) => measureFeatureCost(root, env, { DATABASE_REPLICA_URL: env.DATABASE_URL! }, options.nodeArgs, settings, spec, options.replicaCostRounds),
+          measure: (spec) => measureFeatureCost(root, env, { DATABASE_REPLICA_URL: replicaUrl }, options.nodeArgs, settings, spec, options.replicaCostRounds),
           store: (c) => { report.replicaCost = c },
         }, options, seeded, sessions, report)
       }
+      if (options.eventsCostRounds) await runEventsCost(options, root, env, settings, seeded, sessions, report)
       const readerToken = sessions.accessTokens.get(seeded.reader.email)!
       await runReferences(options, target, env, seeded, readerToken, report)
     }
@@ -332,3 +379,11 @@ main().then((code) => process.exit(code), (err: unknown) => {
   console.error(err instanceof UsageError ? err.message : err)
   process.exit(err instanceof UsageError ? 2 : 1)
 })
+
+/** `databaseUrl`'s database on `server` (a connection string to any database there), or `databaseUrl` itself. */
+function onServer(databaseUrl: string, server: string | undefined): string {
+  if (!server) return databaseUrl
+  const url = new URL(server)
+  url.pathname = new URL(databaseUrl).pathname
+  return url.toString()
+}

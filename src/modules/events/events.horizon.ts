@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
+import { onPrimary } from '../../db/request-context.js'
 
 /** One look at the database: the snapshot's bounds (xid8, as bigint) and the last event id handed out. */
 export interface Observation {
@@ -41,9 +42,10 @@ export function createHorizon() {
 
 /** Reads an observation: the snapshot is taken when the statement starts, the sequence is read during it. */
 export async function observe(db: Db): Promise<Observation> {
-  const result = await db.execute(sql`
+  // A replica's snapshot and sequence are its own, behind the primary's.
+  const result = await onPrimary(async () => await db.execute(sql`
     select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, pg_snapshot_xmax(pg_current_snapshot())::text as xmax,
-      (select case when is_called then last_value else 0 end from events_id_seq)::text as last_id`)
+      (select case when is_called then last_value else 0 end from events_id_seq)::text as last_id`))
   const row = (result as unknown as { rows: { xmin: string; xmax: string; last_id: string }[] }).rows[0]!
   return { xmin: BigInt(row.xmin), xmax: BigInt(row.xmax), lastId: Number(row.last_id) }
 }

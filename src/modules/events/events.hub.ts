@@ -15,6 +15,8 @@ export interface HubOptions {
   /** The role an org member needs to read a resource's events, by resource name. */
   readRole(resource: string): string
   heartbeatMs: number
+  /** Events are kept this long (EVENT_RETENTION_HOURS). */
+  retentionHours: number
   /** Idle polling while notifications are known to arrive (each one triggers a read at once). */
   pollMs?: number
   stats: EventStats
@@ -22,8 +24,10 @@ export interface HubOptions {
   onHorizon?(horizon: number): void
 }
 
-// While ids are known but not yet safe, look again this soon: the transactions holding them are about to end.
-const CATCH_UP_MS = 5
+// While ids are known but not yet safe and streams wait for them, look again this soon: the transactions holding them
+// are about to end. Not sooner: under a steady write load the hub would be reading the log hundreds of times a second,
+// a page and a grants query each time (bench/events-cost.ts measures what that costs POST).
+const CATCH_UP_MS = 20
 // Without a working LISTEN (connecting, or a pooler in the way) the log is polled this often instead.
 const FALLBACK_POLL_MS = 500
 // How often the log is read when nothing wakes the hub: writes no longer NOTIFY (migration 0010), so this is the
@@ -154,8 +158,9 @@ export function createEventHub(options: HubOptions) {
         again = false
         return wake()
       }
-      // After a failure, not at the catch-up pace: ids seen before an outage stay "behind" until it ends.
-      schedule(succeeded && horizon.behind() ? CATCH_UP_MS : succeeded && listener?.isListening() ? options.pollMs ?? POLL_MS : FALLBACK_POLL_MS)
+      // After a failure, not at the catch-up pace: ids seen before an outage stay "behind" until it ends. With no stream
+      // open, only webhooks wait for the horizon: the idle poll is soon enough for them.
+      schedule(succeeded && horizon.behind() && streams.size ? CATCH_UP_MS : succeeded && listener?.isListening() ? options.pollMs ?? POLL_MS : FALLBACK_POLL_MS)
     })
   }
 
@@ -219,7 +224,14 @@ export function createEventHub(options: HubOptions) {
       await listener?.close()
     },
 
-    sweep: (retentionHours: number) => repo.sweep(retentionHours),
+    /** Deletes events past the retention window and expired tickets; returns how many events went. */
+    async sweep(): Promise<number> {
+      const deleted = await repo.sweep(options.retentionHours)
+      await repo.sweepTickets()
+      return deleted
+    },
+    /** A heartbeat now (it runs every heartbeatMs): streams get a comment, and those whose credentials changed end. */
+    beat,
     wake,
   }
 }

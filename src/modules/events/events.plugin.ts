@@ -3,8 +3,8 @@ import fp from 'fastify-plugin'
 import type { Logger } from 'pino'
 import { logBackgroundFailure } from '../../db/outage.js'
 import type { Resource } from '../../resources/define.js'
+import { HOUR_MS, repeatWhileUp } from '../../shared/periodic.js'
 import { createEventHub, type EventHub } from './events.hub.js'
-import { createEventsRepository } from './events.repository.js'
 import { createEventShaper, readRoleOf } from './events.shape.js'
 import type { EventStats } from './events.stats.js'
 
@@ -22,7 +22,6 @@ export interface EventsPluginOptions {
   onHorizon?(horizon: number): void
 }
 
-const HOUR_MS = 3_600_000
 const HEARTBEAT_MS = 15_000
 const START_RETRY_MS = 1_000
 
@@ -40,16 +39,11 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
     shape: createEventShaper(options.resources),
     readRole: (resource) => readRoleOf(byName.get(resource)),
     heartbeatMs: HEARTBEAT_MS,
+    retentionHours: app.config.events.retentionHours,
     stats: options.stats,
     onHorizon: options.onHorizon,
   })
   app.decorate('events', hub)
-  const repo = createEventsRepository(app.database.db)
-  let sweeper: NodeJS.Timeout | undefined
-  const sweep = async () => {
-    await hub.sweep(app.config.events.retentionHours)
-    await repo.sweepTickets()
-  }
   let retry: NodeJS.Timeout | undefined
   // An instance that starts while the database is away (a failover) serves everything else and keeps trying: its
   // streams answer 503 until it knows where the log ends.
@@ -64,11 +58,9 @@ export const eventsPlugin = fp(async (app: FastifyInstance, options: EventsPlugi
   }
   app.addHook('onReady', async () => {
     await start()
-    sweeper = setInterval(() => void sweep().catch((err: unknown) => logger.warn({ err }, 'event log clean-up failed')), HOUR_MS)
-    sweeper.unref()
   })
+  repeatWhileUp(app, 'event log clean-up', HOUR_MS, () => hub.sweep())
   app.addHook('preClose', async () => {
-    clearInterval(sweeper)
     clearTimeout(retry)
     await hub.stop()
   })

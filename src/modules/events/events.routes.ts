@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
+import { onPrimary } from '../../db/request-context.js'
 import { problemResponses } from '../../shared/schemas.js'
 import { ServiceUnavailableError, UnauthorizedError, ValidationError } from '../../shared/errors.js'
 import { createAccessResolver } from '../auth/auth.access.js'
@@ -81,7 +82,8 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ resourceNames: readonly s
     },
   }, async (request, reply) => {
     const types = parseTypes(request.query.types)
-    const { userId, tokenVersion } = await authenticate(request, request.query.ticket)
+    // This route authenticates in its handler, after reads were routed to a replica: revocation is read on the primary.
+    const { userId, tokenVersion } = await onPrimary(() => authenticate(request, request.query.ticket))
     if (!app.events.started()) throw new ServiceUnavailableError('Event streams are starting: retry shortly')
     const resumeAt = request.headers['last-event-id']
     const stream = new EventStream(reply, {

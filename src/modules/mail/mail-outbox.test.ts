@@ -12,7 +12,8 @@ import { eventually } from '../../../test/helpers/http.js'
 import { startSmtpServer, type TestSmtpServer } from '../../../test/helpers/smtp.js'
 import { mailOutbox } from './mail-outbox.table.js'
 import { createMailOutboxRepository } from './mail-outbox.repository.js'
-import { createOutboxWorker, retryDelaySeconds, type OutboxWorkerOptions } from './mail-outbox.worker.js'
+import { retryDelaySeconds } from '../../shared/outbox-loop.js'
+import { createOutboxWorker, type OutboxWorkerOptions } from './mail-outbox.worker.js'
 import { createMailTransport } from './mail.transport.js'
 
 let database: Database

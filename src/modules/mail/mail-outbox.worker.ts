@@ -1,7 +1,6 @@
-import { AsyncResource } from 'node:async_hooks'
 import type { Logger } from 'pino'
 import type { Db } from '../../db/client.js'
-import { logBackgroundFailure } from '../../db/outage.js'
+import { createOutboxLoop, retryDelaySeconds } from '../../shared/outbox-loop.js'
 import { createMailOutboxRepository, type ClaimedMessage } from './mail-outbox.repository.js'
 import type { MailTransport } from './mail.transport.js'
 
@@ -24,13 +23,6 @@ export interface OutboxWorkerOptions {
   batchSize?: number
 }
 
-const MAX_RETRY_SECONDS = 3_600
-
-/** Delay before attempt `attempts + 1`: exponential backoff from `base`, capped. */
-export function retryDelaySeconds(base: number, attempts: number): number {
-  return Math.min(MAX_RETRY_SECONDS, base * 2 ** (attempts - 1))
-}
-
 /**
  * Sends what the outbox holds, in this process. Requests only write outbox rows (in their transaction) and
  * `wake()` the worker, so a slow or failing SMTP server never slows or fails them. Several workers, in this
@@ -44,10 +36,6 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
   const pollMs = options.pollMs ?? 5_000
   const batchSize = options.batchSize ?? 10
   const outbox = createMailOutboxRepository(db)
-  let stopped = true
-  let running: Promise<void> | undefined
-  let again = false
-  let timer: NodeJS.Timeout | undefined
 
   const describe = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 1_000)
 
@@ -78,70 +66,12 @@ export function createOutboxWorker(options: OutboxWorkerOptions) {
     return undefined
   }
 
-  /** Sends batches until nothing is due (or the worker stops); returns the earliest retry it scheduled (ms), if any. */
-  async function drain(untilEmpty = false): Promise<number | undefined> {
-    let soonest: number | undefined
-    for (;;) {
-      const batch = await outbox.claim(batchSize, leaseSeconds)
-      for (const message of batch) {
-        const retryMs = await deliver(message)
-        if (retryMs !== undefined) soonest = Math.min(soonest ?? retryMs, retryMs)
-      }
-      if (batch.length < batchSize || (stopped && !untilEmpty)) return soonest
-    }
-  }
-
-  function schedule(ms: number) {
-    clearTimeout(timer)
-    if (stopped) return
-    timer = setTimeout(wake, ms)
-    timer.unref()
-  }
-
-  // Runs in the async context the worker was created in, not the one of the request that woke it: delivery is not
-  // part of that request (its trace, when tracing is on, ended with the answer).
-  const wake = AsyncResource.bind(function wake(): void {
-    if (stopped) return
-    if (running) {
-      again = true
-      return
-    }
-    clearTimeout(timer)
-    running = drain().then(
-      (retryMs) => Math.min(pollMs, retryMs ?? pollMs),
-      (err: unknown) => {
-        logBackgroundFailure(options.onUnavailable ?? (() => undefined), logger, err, 'mail outbox unavailable: retrying later')
-        return pollMs
-      },
-    ).then((nextMs) => {
-      running = undefined
-      if (again) {
-        again = false
-        wake()
-      } else {
-        schedule(nextMs)
-      }
-    })
+  return createOutboxLoop({
+    name: 'mail outbox', logger, pollMs, batchSize,
+    onUnavailable: options.onUnavailable,
+    claim: (limit) => outbox.claim(limit, leaseSeconds),
+    send: deliver,
   })
-
-  return {
-    start(): void {
-      stopped = false
-      wake()
-    },
-    /** Look at the outbox now (a message was just queued). */
-    wake,
-    /** Sends everything due now and resolves when done: for tests and tools; the running loop does the same. */
-    async runOnce(): Promise<void> {
-      await drain(true)
-    },
-    /** Stops polling and waits for the message being sent, so nothing is cut off mid-delivery. */
-    async stop(): Promise<void> {
-      stopped = true
-      clearTimeout(timer)
-      await running
-    },
-  }
 }
 
 export type OutboxWorker = ReturnType<typeof createOutboxWorker>

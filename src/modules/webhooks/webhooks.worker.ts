@@ -1,14 +1,12 @@
-import { AsyncResource } from 'node:async_hooks'
 import type { Logger } from 'pino'
+import type { Db } from '../../db/client.js'
+import { createOutboxLoop, retryDelaySeconds } from '../../shared/outbox-loop.js'
 import type { EventsConfig } from '../events/events.config.js'
 import type { EventShaper, StoredEvent } from '../events/events.shape.js'
 import type { EventStats } from '../events/events.stats.js'
-import { retryDelaySeconds } from '../mail/mail-outbox.worker.js'
 import { createWebhooksRepository, type ClaimedDelivery } from './webhooks.repository.js'
 import { sendWebhook } from './webhooks.sender.js'
 import { signatureOf } from './webhooks.sign.js'
-import type { Db } from '../../db/client.js'
-import { logBackgroundFailure } from '../../db/outage.js'
 
 export interface WebhookWorkerOptions {
   db: Db
@@ -36,10 +34,6 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
   const batchSize = options.batchSize ?? 20
   // A lease longer than any attempt: a crashed worker's deliveries are taken again after it.
   const leaseSeconds = Math.ceil(config.timeoutMs / 1_000) + 60
-  let stopped = true
-  let running: Promise<void> | undefined
-  let again = false
-  let timer: NodeJS.Timeout | undefined
 
   async function attempt(delivery: ClaimedDelivery): Promise<number | undefined> {
     const event = shape(delivery.payload as unknown as StoredEvent)
@@ -67,63 +61,13 @@ export function createWebhookWorker(options: WebhookWorkerOptions) {
     return sendWebhook(delivery.url, headers, body, { allowPrivate: config.allowPrivate, timeoutMs: config.timeoutMs })
   }
 
-  /** Sends batches until nothing is due; returns the earliest retry it scheduled (ms), if any. */
-  async function drain(): Promise<number | undefined> {
-    let soonest: number | undefined
-    for (;;) {
-      const batch = await repo.claim(batchSize, leaseSeconds)
-      for (const retryMs of await Promise.all(batch.map(attempt))) {
-        if (retryMs !== undefined) soonest = Math.min(soonest ?? retryMs, retryMs)
-      }
-      if (batch.length < batchSize || stopped) return soonest
-    }
-  }
-
-  function schedule(ms: number) {
-    clearTimeout(timer)
-    if (stopped) return
-    timer = setTimeout(wake, ms)
-    timer.unref()
-  }
-
-  // In the worker's own async context, not the one of whatever woke it (see the mail outbox worker).
-  const wake = AsyncResource.bind(function wake(): void {
-    if (stopped) return
-    if (running) {
-      again = true
-      return
-    }
-    clearTimeout(timer)
-    running = drain().then(
-      (retryMs) => Math.min(pollMs, retryMs ?? pollMs),
-      (err: unknown) => {
-        logBackgroundFailure(options.onUnavailable ?? (() => undefined), logger, err, 'webhook outbox unavailable: retrying later')
-        return pollMs
-      },
-    ).then((nextMs) => {
-      running = undefined
-      if (again) {
-        again = false
-        wake()
-      } else {
-        schedule(nextMs)
-      }
-    })
+  // A batch is sent at once: one receiver that hangs holds back nobody else's deliveries.
+  return createOutboxLoop({
+    name: 'webhook outbox', logger, pollMs, batchSize, concurrent: true,
+    onUnavailable: options.onUnavailable,
+    claim: (limit) => repo.claim(limit, leaseSeconds),
+    send: attempt,
   })
-
-  return {
-    start(): void {
-      stopped = false
-      wake()
-    },
-    wake,
-    /** Stops polling and waits for the attempts in progress. */
-    async stop(): Promise<void> {
-      stopped = true
-      clearTimeout(timer)
-      await running
-    },
-  }
 }
 
 export type WebhookWorker = ReturnType<typeof createWebhookWorker>

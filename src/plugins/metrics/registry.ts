@@ -15,12 +15,16 @@ export interface CacheStats {
   invalidations: number
 }
 
-/** Events and webhooks (modules/events/events.stats.ts), plain integers read at scrape time. */
+/** Running figures of events and webhooks (modules/events/events.stats.ts), plain integers read at scrape time. */
 export interface EventFigures {
+  /** Events written to SSE streams. */
   delivered: number
   openStreams: number
+  /** Streams ended, by why. */
   closed: Record<string, number>
+  /** The highest event id this instance has read up to (its growth is the rate events are written). */
   position: number
+  /** Ids handed out but not yet known to be final: delivery waits for the transactions holding them. */
   pending: number
   webhooks: { delivered: number; retried: number; failed: number; disabled: number }
 }
