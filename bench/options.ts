@@ -61,7 +61,8 @@ const USAGE = `Usage: npm run bench -- [options]
   --metrics-rounds N         rounds of --metrics-cost (default 3; --smoke: 1)
   --tracing-cost             also item GET with tracing on (OTLP to a stand-in collector) vs off, alternating rounds
   --tracing-rounds N         rounds of --tracing-cost (default 3)
-  --replica-cost             also item GET with DATABASE_REPLICA_URL (the same server again: the routing's own cost)
+  --replica-cost             also item GET with DATABASE_REPLICA_URL (BENCH_REPLICA_URL's server, else the same server
+                             again: the routing's own cost)
                              vs without, alternating rounds
   --replica-rounds N         rounds of --replica-cost (default 3)
   --events-cost              item POST with the event trigger disabled vs enabled on one Keel, alternating rounds

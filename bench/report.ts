@@ -43,8 +43,10 @@ export interface BenchReport {
   /** Item GET with METRICS_PORT set vs unset (--metrics-cost). */
   metricsCost?: MetricsCostReport
   tracingCost?: FeatureCost & { spansReceived: number }
-  /** Item GET with DATABASE_REPLICA_URL (the primary's URL again) vs without (--replica-cost). */
+  /** Item GET with DATABASE_REPLICA_URL (the primary's URL again, or BENCH_REPLICA_URL's server) vs without (--replica-cost). */
   replicaCost?: FeatureCost
+  /** BENCH_REPLICA_URL's host:port, when the replica was a real standby. */
+  replicaServer?: string | undefined
   /** Item POST with items' event trigger disabled vs enabled, one Keel (--events-cost). */
   eventsCost?: EventWriteCost
   /** Item POST with N SSE streams of the writer open (--fanout). */
@@ -213,7 +215,10 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.metricsCost) lines.push(...metricsCostLines(report.metricsCost), '')
   if (report.tracingCost) lines.push(...tracingCostLines(report.tracingCost), '')
   if (report.replicaCost) {
-    lines.push(...featureCostLines('replica routing', 'DATABASE_REPLICA_URL', 'the replica URL is the primary\'s again, so only the routing is measured',
+    const setting = report.replicaServer
+      ? `reads on the standbys behind ${report.replicaServer} (BENCH_REPLICA_URL), streaming from the primary`
+      : 'the replica URL is the primary\'s again, so only the routing is measured'
+    lines.push(...featureCostLines('replica routing', 'DATABASE_REPLICA_URL', setting,
       report.replicaCost, 'read-your-writes on, positions in process memory'), '')
   }
   if (report.eventsCost) lines.push(...eventsCostLines(report.eventsCost), '')

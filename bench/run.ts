@@ -342,10 +342,14 @@ async function main(): Promise<number> {
         }, options, seeded, sessions, report)
       }
       if (options.replicaCostRounds) {
-        // The same server as the "replica": what is measured is the routing (context, position lookup, second pool).
+        // BENCH_REPLICA_URL (a server, as BENCH_DATABASE_URL is; e.g. HAProxy's replica port of `npm run test:ha --
+        // --keep-up`): reads on real standbys. Otherwise the same server as the "replica": what is measured is the
+        // routing (context, position lookup, second pool).
+        const replicaUrl = onServer(env.DATABASE_URL!, process.env.BENCH_REPLICA_URL)
+        report.replicaServer = process.env.BENCH_REPLICA_URL ? new URL(process.env.BENCH_REPLICA_URL).host : undefined
         await runFeatureCost({
           name: 'replica routing', variable: 'DATABASE_REPLICA_URL', rounds: options.replicaCostRounds,
-          measure: (spec) => measureFeatureCost(root, env, { DATABASE_REPLICA_URL: env.DATABASE_URL! }, options.nodeArgs, settings, spec, options.replicaCostRounds),
+          measure: (spec) => measureFeatureCost(root, env, { DATABASE_REPLICA_URL: replicaUrl }, options.nodeArgs, settings, spec, options.replicaCostRounds),
           store: (c) => { report.replicaCost = c },
         }, options, seeded, sessions, report)
       }
@@ -375,3 +379,11 @@ main().then((code) => process.exit(code), (err: unknown) => {
   console.error(err instanceof UsageError ? err.message : err)
   process.exit(err instanceof UsageError ? 2 : 1)
 })
+
+/** `databaseUrl`'s database on `server` (a connection string to any database there), or `databaseUrl` itself. */
+function onServer(databaseUrl: string, server: string | undefined): string {
+  if (!server) return databaseUrl
+  const url = new URL(server)
+  url.pathname = new URL(databaseUrl).pathname
+  return url.toString()
+}

@@ -121,8 +121,8 @@ describe.runIf(serverUrl)('failover symptoms on PostgreSQL', () => {
 
   it('logs an outage as two events: unreachable, then back with its duration and its 503s; no stack per request', async () => {
     const isEvent = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('database ')
-    // "Back" once the server has answered for a settling second with no failure (db/outage.ts).
-    await vi.waitFor(() => expect(lines.filter(isEvent).map((l) => l.msg)).toContain('database reachable again (primary)'), { timeout: 5_000 })
+    // "Back" once the server has answered for the settling time with no failure (db/outage.ts).
+    await vi.waitFor(() => expect(lines.filter(isEvent).map((l) => l.msg)).toContain('database reachable again (primary)'), { timeout: 8_000 })
     const events = lines.filter(isEvent)
     expect(events.map((l) => l.msg)).toContain('database unreachable (primary): answering 503 until it is back')
     const back = events.filter((l) => l.msg === 'database reachable again (primary)')

@@ -157,6 +157,15 @@ export async function startCluster(dir: string, ports: () => number): Promise<Cl
         await client.end()
       }
     }, 30_000, 300)
+    // Patroni's "running" is not "streaming": a replica whose slot was not there yet may still lack the database.
+    for (const m of members) {
+      await until(`the database on ${m.name}`, async () => {
+        const client = new pg.Client({ connectionString: cluster.memberUrl(m), connectionTimeoutMillis: 1_000 })
+        await client.connect()
+        await client.end()
+        return true
+      }, 60_000, 300)
+    }
   } catch (err) {
     await cluster.stop()
     throw err

@@ -62,8 +62,9 @@ export async function readYourWrites(ha: Ha, unchecked: KeelInstance): Promise<R
     return { stale, requests }
   }
   await ha.cluster.maintenance(true)
-  for (const m of standbys) await sql(ha.cluster.memberUrl(m), 'select pg_wal_replay_pause()')
   try {
+    // Inside the try: a failed pause must not leave the cluster in maintenance mode (no failover in later phases).
+    for (const m of standbys) await sql(ha.cluster.memberUrl(m), 'select pg_wal_replay_pause()')
     const on = await round(ha.a, ha.b, 20)
     const off = await round(unchecked, unchecked, 5)
     if (on.stale > 0) problems.push(`${on.stale} stale reads with read-your-writes on`)

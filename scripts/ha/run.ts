@@ -15,6 +15,8 @@ import { SENTINEL_NAME, startRedisHa, type RedisHa } from './redis.js'
  * real sockets. One table of figures; exit 1 on any failure. Everything on loopback, ports HA_PORT (default
  * 18400) to HA_PORT + 29, all of it torn down at the end, failed or not. Needs root (PostgreSQL runs as the
  * postgres user) and Debian's patroni, etcd-server, haproxy, redis-server, postgresql-15.
+ * `--keep-up`: after the phases, the cluster and HAProxy stay up (their URLs printed) until SIGINT or SIGTERM, for
+ * `npm run bench -- --replica-cost` on real standbys (BENCH_DATABASE_URL, BENCH_REPLICA_URL).
  */
 const LOGIN_LIMIT = 10
 
@@ -73,6 +75,14 @@ async function main(): Promise<number> {
     await step('switchover under load', () => switchover(ha))
     await step('Redis master killed', () => redisMasterKilled(ha))
     rows.push(outageLog([a, b]))
+    if (process.argv.includes('--keep-up')) {
+      for (const i of instances) await i.stop()
+      printTable(rows)
+      console.log(`kept up until SIGINT or SIGTERM: BENCH_DATABASE_URL=${cluster.primaryUrl.replace(/\/[^/]*$/, '/postgres')} `
+        + `BENCH_REPLICA_URL=${cluster.replicaUrl.replace(/\/[^/]*$/, '/postgres')}`)
+      process.off('SIGINT', interrupted).off('SIGTERM', interrupted)
+      await new Promise((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve))
+    }
   } finally {
     await teardown()
   }

@@ -6,7 +6,9 @@ import { isDatabaseUnavailable } from './errors.js'
  * first failure, "reachable again" once the server has answered and then `settleMs` passed with no failure, with
  * how long it lasted (to that first answer) and how many requests were answered 503 meanwhile. During a failover
  * that is thousands of requests a second. The settling keeps one failover one outage: a promoted leader may still
- * refuse writes (25006) for some milliseconds after its first answers, and a switched-over one ends its sessions.
+ * refuse writes (25006) for some hundred milliseconds after its first answers, and during a switchover HAProxy
+ * sends new connections to the demoted leader until its check fails (seen: a connect timing out 1.75 s after the
+ * first answer). 3 s covers both, with the connect and query timeouts (1.2 s, 1.5 s) of an attempt in flight.
  */
 export interface OutageLog {
   /** A query or connection to this server failed for a connection-class reason (db/errors.ts). */
@@ -19,7 +21,7 @@ export interface OutageLog {
   isDown(): boolean
 }
 
-export const OUTAGE_SETTLE_MS = 1_000
+export const OUTAGE_SETTLE_MS = 3_000
 
 export function createOutageLog(server: string, logger: Logger | undefined, settleMs = OUTAGE_SETTLE_MS): OutageLog {
   let since: number | undefined
