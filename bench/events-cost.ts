@@ -73,6 +73,8 @@ export interface FanOutResult {
   expected: number
   /** From the first write to the last event received. */
   seconds: number
+  /** Streams that received fewer events than the others, and their counts. */
+  short: string
   /** Streams the server ended during the run (too slow a reader: the bench process shares the machine). */
   endedEarly: number
   /** Ids of events of the run that the log holds and the first stream did not receive live. */
@@ -189,7 +191,9 @@ export async function measureFanOut(
     const sorted = [...lags].sort((a, b) => a - b)
     // Every event of the run the log holds should have come live (created_at is its transaction's start, after `start`).
     const missing = (await replayedIds(keel.baseUrl, token, start)).filter((id) => !received.has(id))
+    const short = counts().filter((n) => n < expected / open.length)
     return {
+      short: short.length ? `${short.length} stream(s) short, counts ${[...new Set(short)].slice(0, 10).join(', ')} of ${expected / open.length}` : '',
       missing, endedEarly: open.filter((s) => s.ended).length,
       streams, opened: open.length, writes, writeRps: writes / r.seconds, delivered: total, expected, seconds,
       deliveredPerSecond: total / seconds,
