@@ -18,7 +18,8 @@ export function createMembershipReader(db: Db): MembershipResolver {
   return {
     async roleOf(orgId, userId) {
       // On the primary even for a GET served by a replica: a removal by an admin must hold on the next request.
-      const [row] = await onPrimary(() => findRole.execute({ orgId, userId }))
+      // Awaited inside: a lazy query started after onPrimary returned would run outside its context.
+      const [row] = await onPrimary(async () => await findRole.execute({ orgId, userId }))
       return row && isRole(row.role) ? row.role : undefined
     },
   }
