@@ -1,20 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Database } from '../src/db/client.js'
 import { createTestDatabase, serverUrl } from './helpers/database.js'
+import { addMember } from './helpers/orgs.js'
 import { freePort, killKeel, startKeel, waitReady, type KeelProcess } from './helpers/process.js'
 
 // Issue 19, defect 6: two real Keel processes on one PostgreSQL. After a change that ends sessions answered on A,
 // the old access token must be refused on B at once, although B caches users (no round trip per request).
+// The same for org membership (issue 19's "org removal once it exists"): B caches callers' roles in orgs.
 const ROUNDS_PER_KIND = Number(process.env.REVOCATION_ROUNDS ?? 200)
 const ADMIN = { email: 'root@example.com', password: 'root-password-123' }
 
 describe.skipIf(!serverUrl)('the revocation window across two instances', () => {
   let drop: () => Promise<void>
+  let database: Database
   const keels: KeelProcess[] = []
   const bases: string[] = []
 
   beforeAll(async () => {
     const fresh = await createTestDatabase()
-    await fresh.database.close()
+    database = fresh.database // set-up writes of memberships; the processes migrate it before the first is made
     drop = fresh.drop
     for (let i = 0; i < 2; i++) {
       const port = String(await freePort())
@@ -71,5 +75,46 @@ describe.skipIf(!serverUrl)('the revocation window across two instances', () => 
     }
     console.log(`revocation window: ${n} rounds, stale acceptances ${JSON.stringify(stale)}, windows (ms) ${JSON.stringify(windowsMs.map((w) => Math.round(w * 10) / 10))}`)
     expect(stale).toEqual({ password: 0, deactivation: 0, deletion: 0 })
+  }, 600_000)
+
+  // The org-scoped route on the real server whose role comes from the membership cache: an org's webhooks (admins).
+  // Each round a new org with three admins whose role B has cached; on A the owner demotes one, removes another,
+  // then deletes the org; the very next request of each on B must see it (403, 404, 404), not be answered 200.
+  it(`${ROUNDS_PER_KIND} rounds each of demotion, removal from the org and org deletion on A, the org's route at once on B`, async () => {
+    const [a, b] = bases as [string, string]
+    const user = async (name: string) => {
+      const email = `org-${name}@example.com`
+      const { body } = await call(a, 'POST', '/users', undefined, { email, password: `password-${name}` })
+      return { id: body!.id as number, token: await login(a, email, `password-${name}`) }
+    }
+    const owner = await user('owner')
+    const members = { demotion: await user('demoted'), removal: await user('removed'), 'org deletion': await user('orphaned') }
+    const expected = { demotion: 403, removal: 404, 'org deletion': 404 }
+    const stale: Record<string, number> = { demotion: 0, removal: 0, 'org deletion': 0 }
+    const windowsMs: number[] = []
+    for (let round = 0; round < ROUNDS_PER_KIND; round++) {
+      const { body: org } = await call(a, 'POST', '/orgs', owner.token, { name: `revocation ${round}` })
+      const hooks = `/orgs/${org!.id as number}/webhooks`
+      for (const member of Object.values(members)) {
+        await addMember(database, org!.id as number, member.id, 'admin')
+        expect((await call(b, 'GET', hooks, member.token)).status).toBe(200) // B now has "admin" in its cache
+      }
+      const changes = {
+        demotion: () => call(a, 'PATCH', `/orgs/${org!.id as number}/members/${members.demotion.id}`, owner.token, { role: 'member' }),
+        removal: () => call(a, 'DELETE', `/orgs/${org!.id as number}/members/${members.removal.id}`, owner.token),
+        'org deletion': () => call(a, 'DELETE', `/orgs/${org!.id as number}`, owner.token),
+      }
+      for (const [kind, change] of Object.entries(changes) as [keyof typeof changes, () => ReturnType<typeof call>][]) {
+        expect((await change()).status).toBeLessThan(300)
+        const answeredAt = performance.now()
+        const { token } = members[kind]
+        if ((await call(b, 'GET', hooks, token)).status === expected[kind]) continue
+        stale[kind]!++
+        while ((await call(b, 'GET', hooks, token)).status !== expected[kind]) { /* poll */ }
+        windowsMs.push(performance.now() - answeredAt)
+      }
+    }
+    console.log(`membership revocation window: ${3 * ROUNDS_PER_KIND} rounds, stale answers ${JSON.stringify(stale)}, windows (ms) ${JSON.stringify(windowsMs.map((w) => Math.round(w * 10) / 10))}`)
+    expect(stale).toEqual({ demotion: 0, removal: 0, 'org deletion': 0 })
   }, 600_000)
 })
