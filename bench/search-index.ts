@@ -1,6 +1,7 @@
-// `q` over an owner with 100,000 items (docs/scale.md's million-row set-up with 10 owners), with and without the
-// pg_trgm index behind it, in alternating rounds of one run: the index is dropped and created again between rounds,
-// so "without" is the ILIKE scan `q` was before SPEC §9 and "with" is today's plan, on the same rows and the same Keel.
+// `q` over an owner with 100,000 items (docs/scale.md's million-row set-up with 10 owners), with each trigram index
+// behind it in turn, in rotating order within each round of one run: no index (the ILIKE scan `q` was before SPEC
+// §9), the name-only index of migration 0008, and the owner-led one of 0013 (btree_gin) that Keel now creates; the
+// indexes are dropped and built again between states, so all three run on the same rows and the same Keel.
 //
 //   npx tsx bench/search-index.ts [--items 1000000] [--users 10] [--rounds 3] [--duration 10] [--term abc]
 import { parseArgs } from 'node:util'
@@ -30,7 +31,14 @@ const root = new URL('..', import.meta.url).pathname
 const adminUrl = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres'
 const started = performance.now()
 const log = (m: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s] ${m}\n`)
-const INDEX = 'items_name_trgm_idx'
+const INDEXES = {
+  without: undefined,
+  'name-only': 'CREATE INDEX items_name_trgm_idx ON items USING gin (name gin_trgm_ops)',
+  'owner-led': 'CREATE INDEX items_owner_id_name_trgm_idx ON items USING gin (owner_id, name gin_trgm_ops)',
+}
+type State = keyof typeof INDEXES
+const STATES = Object.keys(INDEXES) as State[]
+const dropIndexes = 'DROP INDEX IF EXISTS items_name_trgm_idx; DROP INDEX IF EXISTS items_owner_id_name_trgm_idx'
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
@@ -45,7 +53,7 @@ async function main(): Promise<void> {
   try {
     await createMigrator(database).migrate()
     // Bulk-built afterwards: a million inserts into a GIN index would take several times the seed.
-    await exec(sql.raw(`DROP INDEX ${INDEX}`))
+    await exec(sql.raw(dropIndexes))
     log(`▶ seeding ${values.items} items over ${values.users} users (src/db/seed.ts)`)
     const owners = await seedDatabase(database, { users: Number(values.users), items: Number(values.items), bcryptRounds: 4 })
     const owner = owners[0]!
@@ -64,17 +72,17 @@ async function main(): Promise<void> {
       { id: 'cursor', path: `/api/v1/items?limit=20&q=${term}&cursor=`, title: `GET /api/v1/items?limit=20&q=${term}&cursor= (no total)` },
     ]
     const runs = new Map<string, LoadResult[]>()
-    const builds: number[] = []
+    const builds: string[] = []
     try {
       for (let round = 0; round < Number(values.rounds); round++) {
-        const states = round % 2 === 0 ? ['without', 'with'] : ['with', 'without']
+        const states = [...STATES.slice(round % STATES.length), ...STATES.slice(0, round % STATES.length)]
         for (const state of states) {
-          if (state === 'with') {
+          await exec(sql.raw(dropIndexes))
+          const create = INDEXES[state]
+          if (create) {
             const t0 = performance.now()
-            await exec(sql.raw(`CREATE INDEX IF NOT EXISTS ${INDEX} ON items USING gin (name gin_trgm_ops)`))
-            builds.push(performance.now() - t0)
-          } else {
-            await exec(sql.raw(`DROP INDEX IF EXISTS ${INDEX}`))
+            await exec(sql.raw(create))
+            builds.push(`${state} ${((performance.now() - t0) / 1000).toFixed(1)}`)
           }
           await exec(sql`ANALYZE items`)
           for (const s of round % 2 === 0 ? scenarios : [...scenarios].reverse()) {
@@ -95,18 +103,20 @@ async function main(): Promise<void> {
     const lines = [
       `q=${term} over owner ${owner}: ${String(stats!.owned)} items (${String(stats!.matches)} matches), ${values.items} in the table; `
         + `${values.rounds} alternating rounds of ${values.duration} s, ${values.connections} connections, WORKERS=${values.workers}; `
-        + `index build ${builds.map((ms) => (ms / 1000).toFixed(1)).join(', ')} s`,
+        + `index builds (s): ${builds.join(', ')}`,
       '',
-      '| request | without index: req/s median (min–max) | with index | ratio | DB CPU ms/req without / with |',
+      '| request | index | req/s median (min–max) | ratio to no index | DB CPU ms/req |',
       '|---|---|---|---|---|',
     ]
+    const rps = (rs: LoadResult[]) => rs.map((r) => r.rps)
     for (const s of scenarios) {
-      const [without, withIndex] = [runs.get(`${s.id}:without`)!, runs.get(`${s.id}:with`)!]
-      const rps = (rs: LoadResult[]) => rs.map((r) => r.rps)
-      const range = (xs: number[]) => `${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)})`
-      const db = (rs: LoadResult[]) => median(rs.map((r) => r.dbCpuMsPerRequest ?? NaN)).toFixed(2)
-      lines.push(`| ${s.title} | ${range(rps(without))} | ${range(rps(withIndex))} | ${(median(rps(withIndex)) / median(rps(without))).toFixed(1)}× `
-        + `| ${db(without)} / ${db(withIndex)} |`)
+      const base = median(rps(runs.get(`${s.id}:without`)!))
+      for (const state of STATES) {
+        const rs = runs.get(`${s.id}:${state}`)!
+        const xs = rps(rs)
+        lines.push(`| ${s.title} | ${state} | ${median(xs).toFixed(1)} (${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}) `
+          + `| ${(median(xs) / base).toFixed(1)}× | ${median(rs.map((r) => r.dbCpuMsPerRequest ?? NaN)).toFixed(2)} |`)
+      }
     }
     process.stdout.write(`${lines.join('\n')}\n`)
   } finally {

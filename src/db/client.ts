@@ -194,12 +194,13 @@ async function createPgliteDatabase(options: DatabaseOptions): Promise<Database>
 }
 
 /**
- * The extensions the migrations create (`pg_trgm` backs `q`, SPEC §9). PGlite loads an extension's code only when
+ * The extensions the migrations create (`pg_trgm` and `btree_gin` back `q`, SPEC §9). PGlite loads an extension's code only when
  * it is passed here at creation, so every PGlite that runs Keel's schema must be created with these.
  */
 export async function pgliteExtensions() {
   const { pg_trgm } = await import('@electric-sql/pglite/contrib/pg_trgm')
-  return { pg_trgm }
+  const { btree_gin } = await import('@electric-sql/pglite/contrib/btree_gin')
+  return { pg_trgm, btree_gin }
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {

@@ -10,8 +10,11 @@ import type { Caller } from './scope.js'
 
 /** A list filter: the condition on a bound value, and how a query value becomes that value (e.g. a LIKE pattern). */
 export interface ListFilter {
-  where(value: Placeholder): SQL
+  /** `narrowed`: what `narrows` said of the value; each answer is a statement of its own. */
+  where(value: Placeholder, narrowed: boolean): SQL
   param?(value: never): unknown
+  /** Whether an index narrows this value's matches to few rows (see ListShape.gather); false when absent. */
+  narrows?(value: never): boolean
 }
 
 export interface ScopedResource<Create extends object> {
@@ -162,15 +165,18 @@ export function createScopedRepository<Row, Create extends object, Update extend
     list(caller: Caller, query: Query): Promise<Listing<Row>> {
       const sent = filters.filter(([param]) => (query as Record<string, unknown>)[param] !== undefined)
       const params: Record<string, unknown> = { tenantId: caller.tenantId }
+      const narrowed = new Set<string>()
       for (const [param, filter] of sent) {
         const value = (query as Record<string, unknown>)[param]
         params[param] = filter.param ? filter.param(value as never) : value
+        if (filter.narrows?.(value as never)) narrowed.add(param)
       }
-      const key = `${query.sort}:${sent.map(([param]) => param).join(',')}`
+      const key = `${query.sort}:${sent.map(([param]) => (narrowed.has(param) ? `${param}+` : param)).join(',')}`
       const shape = () => ({
-        where: [eq(tenant, tenantId), ...sent.map(([param, filter]) => filter.where(sql.placeholder(param)))],
+        where: [eq(tenant, tenantId), ...sent.map(([param, filter]) => filter.where(sql.placeholder(param), narrowed.has(param)))],
         orderBy: resource.sorts.orderBy(query.sort),
         keyset: resource.sorts.keyset(query.sort),
+        gather: narrowed.size > 0,
       })
       return query.cursor === undefined
         ? pages.list(key, shape, params, query.skip, query.limit)

@@ -36,7 +36,7 @@ export const constraintNames = (table: string, tenant: Tenant = 'owner_id') => (
   uniqueKey: (column: string) => `${table}_${tenant}_${column}_key`,
   refFk: (column: string) => `${table}_${column}_fk`,
   enumCheck: (column: string) => `${table}_${column}_check`,
-  searchIndex: (column: string) => `${table}_${column}_trgm_idx`,
+  searchIndex: (column: string) => `${table}_${tenant}_${column}_trgm_idx`,
 })
 
 /**
@@ -90,8 +90,10 @@ export function buildTable(name: string, fields: readonly Field[], refs: Record<
       ...fields.filter((f) => f.unique).map((f) => uniqueIndex(names.uniqueKey(f.name)).on(t[tenant]!, t[f.name]!)),
       // Deleting an account nulls created_by in every org table: without an index each deletion scans them all.
       ...(scope.creatorColumn ? [index(names.creatorIndex).on(t.created_by!)] : []),
-      // `q` (ILIKE '%…%') on each :search field is served by a pg_trgm GIN index (SPEC §9).
-      ...fields.filter((f) => f.search).map((f) => index(names.searchIndex(f.name)).using('gin', (t[f.name] as unknown as ExtraConfigColumn).op('gin_trgm_ops'))),
+      // `q` (ILIKE '%…%') on each :search field is served by a pg_trgm GIN index (SPEC §9) led by the tenant
+      // (btree_gin), so a term's candidates are the tenant's alone, not every tenant's to re-check in the heap.
+      ...fields.filter((f) => f.search).map((f) => index(names.searchIndex(f.name)).using('gin',
+        (t[tenant] as unknown as ExtraConfigColumn).op('int4_ops'), (t[f.name] as unknown as ExtraConfigColumn).op('gin_trgm_ops'))),
       ...fields.filter((f) => f.type === 'enum').map((f) => check(names.enumCheck(f.name), sql.raw(enumCheckSql(f)))),
     ]
     for (const field of fields.filter((f) => f.ref)) {

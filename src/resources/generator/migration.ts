@@ -36,10 +36,14 @@ function fieldConstraints(table: string, field: Field, scope: ScopeKind): string
 const uniqueSql = (table: string, field: Field, scope: ScopeKind) =>
   `CREATE UNIQUE INDEX ${constraintNames(table, tenantOf(scope)).uniqueKey(field.name)} ON ${table} (${tenantOf(scope)}, ${field.name});`
 
-/** `q` is ILIKE '%…%' on the :search fields: a trigram GIN index keeps it from scanning all of the tenant's rows. */
-const searchIndexSql = (table: string, field: Field) => [
+/**
+ * `q` is ILIKE '%…%' on the :search fields: a trigram GIN index keeps it from scanning all of the tenant's rows.
+ * The tenant leads it (btree_gin), so a term finds the tenant's candidates only, not every tenant's.
+ */
+const searchIndexSql = (table: string, field: Field, scope: ScopeKind) => [
   'CREATE EXTENSION IF NOT EXISTS pg_trgm;',
-  `CREATE INDEX ${constraintNames(table).searchIndex(field.name)} ON ${table} USING gin (${field.name} gin_trgm_ops);`,
+  'CREATE EXTENSION IF NOT EXISTS btree_gin;',
+  `CREATE INDEX ${constraintNames(table, tenantOf(scope)).searchIndex(field.name)} ON ${table} USING gin (${tenantOf(scope)}, ${field.name} gin_trgm_ops);`,
 ]
 
 const indexSql = (table: string, column: string, scope: ScopeKind) =>
@@ -81,7 +85,7 @@ export function renderCreateMigration(table: string, fields: readonly Field[], s
       ...(scope === 'org' ? [`CREATE INDEX ${names.creatorIndex} ON ${table} (created_by);`] : []),
       ...fields.filter((f) => f.unique).map((f) => uniqueSql(table, f, scope)),
       ...listIndexColumns(fields).map((column) => indexSql(table, column, scope)),
-      ...[...new Set(fields.filter((f) => f.search).flatMap((f) => searchIndexSql(table, f)))],
+      ...[...new Set(fields.filter((f) => f.search).flatMap((f) => searchIndexSql(table, f, scope)))],
       // Events (SPEC §11, docs/events.md): each change of a row is logged in its own transaction.
       eventTriggerSql(table),
       '',
@@ -102,7 +106,7 @@ export function renderAddFieldsMigration(table: string, fields: readonly Field[]
     // A default only the inserts apply (see FieldType.databaseDefault) filled the existing rows; the column keeps none.
     ...(field.default !== undefined && !fieldType(field).databaseDefault ? [`ALTER TABLE ${table} ALTER COLUMN ${field.name} DROP DEFAULT;`] : []),
     ...(field.sort || field.ref ? [indexSql(table, field.name, scope)] : []),
-    ...(field.search ? searchIndexSql(table, field) : []),
+    ...(field.search ? searchIndexSql(table, field, scope) : []),
   ])
   return {
     do: [`-- ${table}: fields added by npm run new:field.`, ...statements, ''].join('\n'),

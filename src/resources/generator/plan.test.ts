@@ -135,9 +135,16 @@ describe('planNewFields', () => {
     expect(plan.writes[1]!.content).toBe('ALTER TABLE projects DROP COLUMN rank;\nALTER TABLE projects DROP COLUMN done;\n')
   })
 
-  it('gives a :search field its trigram index', () => {
+  it('gives a :search field its trigram index, led by the owner', () => {
     const plan = planNewFields(repo(), { name: 'projects', fields: ['summary:text?:search'] })
-    expect(plan.writes[0]!.content).toContain('CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE INDEX projects_summary_trgm_idx ON projects USING gin (summary gin_trgm_ops);')
+    expect(plan.writes[0]!.content).toContain('CREATE EXTENSION IF NOT EXISTS pg_trgm;\nCREATE EXTENSION IF NOT EXISTS btree_gin;\n'
+      + 'CREATE INDEX projects_owner_id_summary_trgm_idx ON projects USING gin (owner_id, summary gin_trgm_ops);')
+  })
+
+  it('leads an org resource\'s trigram index by org_id', () => {
+    const repo = repoOf({ ...base(), 'src/modules/boards/boards.resource.ts': "x({\n  name: 'boards',\n  scope: 'org',\n  fields: [\n    'title:string',\n  ],\n})\n" })
+    const plan = planNewFields(repo, { name: 'boards', fields: ['summary:text?:search'] })
+    expect(plan.writes[0]!.content).toContain('CREATE INDEX boards_org_id_summary_trgm_idx ON boards USING gin (org_id, summary gin_trgm_ops);')
   })
 
   it('fills existing rows of a datetime from its default, then keeps no column default', () => {
