@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 
 /**
- * What the database layer knows about the request a query belongs to. Set by plugins/read-routing.ts for every
- * request; queries outside any request (start-up, workers, the listener) have none and go to the primary.
+ * What the database layer knows about the request a query belongs to, when there is a replica to route reads to:
+ * set by plugins/read-routing.ts for every request then, and for none without a replica (it would cost every
+ * request the promise hooks). Queries without one (no replica; start-up, workers, the listener) go to the primary.
  */
 export interface RequestDbContext {
   /** A GET or HEAD: a query that fails on a connection is retried once (it changed nothing). */
@@ -13,8 +14,6 @@ export interface RequestDbContext {
   minLsn: number
   /** Set by the router: this request ran something on the primary outside a read (it may have written). */
   usedPrimary: boolean
-  /** Set by `retryOnFailover` (retry.ts): its transactions run on connections opened for them, not the pool's. */
-  fresh?: boolean
 }
 
 export const requestDbContext = new AsyncLocalStorage<RequestDbContext>()

@@ -1,20 +1,48 @@
+import { drizzle } from 'drizzle-orm/node-postgres'
+import { sql } from 'drizzle-orm'
+import type pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { requestDbContext, type RequestDbContext } from './request-context.js'
+import { createOutageLog } from './outage.js'
 import { retryOnFailover } from './retry.js'
+import { onFreshConnection, RoutingPool } from './router.js'
 
 const cut = () => Object.assign(new Error('Failed query: insert …'), { cause: Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }) })
 
+/** A router whose pool and fresh connections only say which they are: no server needed. */
+function routerOverStubs() {
+  const used: string[] = []
+  const client = (kind: string) => ({
+    query: async () => { used.push(kind); return { rows: [], fields: [], command: 'SELECT', rowCount: 0 } },
+    release: () => undefined,
+  })
+  class Client {
+    on() { return this }
+    async connect() {}
+    async end() {}
+    query = client('fresh').query
+  }
+  const pool = { connect: async () => client('pool') } as unknown as pg.Pool
+  const router = new RoutingPool({
+    pg: { Client } as unknown as typeof pg,
+    primary: { pool, config: {}, log: createOutageLog('primary', undefined) },
+    unnamed: false,
+  })
+  return { router, used }
+}
+
 describe('retryOnFailover', () => {
-  it('repeats a write that failed for a failover\'s reason once, on fresh connections', async () => {
-    const context: RequestDbContext = { retry: false, replica: false, minLsn: 0, usedPrimary: false }
-    const seen: (boolean | undefined)[] = []
-    const result = await requestDbContext.run(context, () => retryOnFailover(async () => {
-      seen.push(context.fresh)
-      if (seen.length === 1) throw cut()
+  it('repeats a write that failed for a failover\'s reason once, its transaction on a fresh connection', async () => {
+    const { router, used } = routerOverStubs()
+    const db = drizzle(router as unknown as pg.Pool)
+    let runs = 0
+    const result = await retryOnFailover(() => db.transaction(async (tx) => {
+      await tx.execute(sql`insert into t values (1)`)
+      if (++runs === 1) throw cut()
       return 'created'
     }))
     expect(result).toBe('created')
-    expect(seen).toEqual([undefined, true])
+    // begin, insert, rollback on the pool's connection; begin, insert, commit on one opened for the repeat.
+    expect(used).toEqual(['pool', 'pool', 'pool', 'fresh', 'fresh', 'fresh'])
   })
 
   it('gives up after the second failure, and never repeats a write that failed otherwise or timed out', async () => {
@@ -26,5 +54,15 @@ describe('retryOnFailover', () => {
       await expect(retryOnFailover(async () => { runs++; throw err })).rejects.toBe(err)
       expect(runs).toBe(1)
     }
+  })
+
+  it('a fresh connection is taken by the first connect of the start only; later ones use the pool', async () => {
+    const { router, used } = routerOverStubs()
+    const db = drizzle(router as unknown as pg.Pool)
+    await onFreshConnection(async () => {
+      await db.transaction(async (tx) => { await tx.execute(sql`select 1`) })
+      await db.transaction(async (tx) => { await tx.execute(sql`select 1`) })
+    })
+    expect(used).toEqual(['fresh', 'fresh', 'fresh', 'pool', 'pool', 'pool'])
   })
 })

@@ -21,6 +21,29 @@ export interface RouterOptions {
 
 type Result = pg.QueryResult
 
+/** A statement that only reads: retrying it after a connection failure cannot repeat a change. */
+function isSelect(config: unknown): boolean {
+  const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text
+  return typeof text === 'string' && /^\s*select\s/i.test(text)
+}
+
+let freshRequested = false
+
+/**
+ * Starts `start`, whose first step opens a transaction, on a connection opened for it rather than one of the pool's:
+ * after a failover the pool's idle connections may all be dead (retry.ts). The request is taken by the first
+ * `connect()` made while `start` runs synchronously (Drizzle's `transaction()` asks for its connection before its
+ * first await); a later one takes the pool's, as without it.
+ */
+export function onFreshConnection<T>(start: () => Promise<T>): Promise<T> {
+  freshRequested = true
+  try {
+    return start()
+  } finally {
+    freshRequested = false
+  }
+}
+
 /**
  * The "pool" Drizzle is given: it sends each query to the primary or to the replica, by the request the query
  * belongs to (request-context.ts). Drizzle's node-postgres session treats a client whose class name contains
@@ -31,11 +54,13 @@ type Result = pg.QueryResult
  * is remembered per connection, because behind a load balancer each connection may reach a different replica,
  * and it only grows on the server that connection reaches: a connection already known to be past the caller's
  * position is used without asking, otherwise one `pg_last_wal_replay_lsn()` on that very connection decides.
- * A read that fails for a connection-class reason (errors.ts) changed nothing, so it is tried once more, on a
- * connection opened for it (after a failover the pool's other idle connections may be as dead as the first), on
- * the other server: a failed replica read on the primary, a failed primary read on the replica. The latter keeps
- * authentication (which reads the primary, for revocation) working while there is no primary: no revocation can
- * be committed then, and those committed before are on the synchronous standby (docs/deploy.md).
+ * A read (any statement of a GET routed with a replica, and any single SELECT) that fails for a connection-class
+ * reason (errors.ts) changed nothing, so it is tried once more, on a connection opened for it (after a failover the
+ * pool's other idle connections may be as dead as the first); a GET's read on the other server: a failed replica
+ * read on the primary, a failed primary read on the replica. The latter keeps authentication (which reads the
+ * primary, for revocation) working while there is no primary: no revocation can be committed then, and those
+ * committed before are on the synchronous standby (docs/deploy.md). A SELECT that calls a function with a side
+ * effect (nextval, a lock) must run in a transaction, where nothing is retried.
  */
 export class RoutingPool {
   private readonly replayed = new WeakMap<pg.PoolClient, number>()
@@ -45,7 +70,11 @@ export class RoutingPool {
   connect(): Promise<pg.PoolClient> {
     const context = requestDbContext.getStore()
     if (context) context.usedPrimary = true
-    return context?.fresh ? this.fresh(this.options.primary) : this.options.primary.pool.connect()
+    if (freshRequested) {
+      freshRequested = false
+      return this.fresh(this.options.primary)
+    }
+    return this.options.primary.pool.connect()
   }
 
   /** A connection outside the pool, shaped as a pooled one for Drizzle's transaction: released is ended. */
@@ -63,18 +92,19 @@ export class RoutingPool {
   async query(config: unknown, values?: unknown): Promise<Result> {
     const context = requestDbContext.getStore()
     const { primary, replica } = this.options
-    if (!context?.retry) {
-      if (context) context.usedPrimary = true
-      return this.run(primary, config, values)
-    }
-    const onReplica = context.replica && replica !== undefined
+    if (context && !context.retry) context.usedPrimary = true
+    // A GET's statements (with a replica, where requests carry a context) and any single SELECT changed nothing:
+    // a connection failure under them is retried once. Anything else may have committed: its failure stands.
+    if (!context?.retry && !isSelect(config)) return this.run(primary, config, values)
+    const onReplica = context?.replica === true && replica !== undefined
     try {
       return onReplica ? await this.readOnReplica(context, replica, config, values) : await this.run(primary, config, values)
     } catch (err) {
       if (!isRetryableRead(err)) throw err
-      // The other server: the primary is always current; a replica keeps reads going while the primary is away.
-      const other = onReplica || !replica ? primary : replica
-      return this.once(other, other === replica ? context.minLsn : 0, config, values, err)
+      // A GET's read goes to the other server: the primary is always current; a replica keeps reads going while the
+      // primary is away. Any other request's SELECT stays on the primary (the request may have written).
+      const other = context?.retry && !onReplica && replica ? replica : primary
+      return this.once(other, other === replica ? context!.minLsn : 0, config, values, err)
     }
   }
 

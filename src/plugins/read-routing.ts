@@ -9,7 +9,7 @@ export interface ReadRoutingOptions {
 }
 
 /**
- * Gives every request the context the database router reads (db/request-context.ts). GETs and HEADs are reads:
+ * With a replica, gives every request the context the database router reads (db/request-context.ts). GETs and HEADs are reads:
  * retried once on a connection failure, and, once authentication has read the user on the primary, sent to the
  * replica unless it has not replayed the caller's last commit. After any other request that succeeded and used
  * the primary, the caller's commit position is recorded before the answer leaves, so its next read, on any
@@ -18,13 +18,16 @@ export interface ReadRoutingOptions {
 export const readRoutingPlugin = fp(async (app: FastifyInstance, options: ReadRoutingOptions) => {
   const { positions } = options
   const database = app.database
+  // Without a replica there is nothing to route: the router retries a failed SELECT by its text, and no request
+  // context is set. That matters for speed: on Node 20 the first AsyncLocalStorage.run() turns on the promise hooks
+  // for the whole process, which cost item GET 14 % and item POST 10 % of Keel's CPU (docs/benchmark.md).
+  if (!database.hasReplica) return
   app.addHook('onRequest', (request, _reply, done) => {
     const read = request.method === 'GET' || request.method === 'HEAD'
     const context: RequestDbContext = { retry: read, replica: false, minLsn: 0, usedPrimary: false }
     // done() inside run(): every later hook and the handler continue in this context.
     requestDbContext.run(context, done)
   })
-  if (!database.hasReplica) return
   app.addHook('preHandler', async (request) => {
     const context = requestDbContext.getStore()
     if (!context?.retry) return
