@@ -9,7 +9,8 @@ const CONNECTION_CODES = new Set([
   '25006',
 ])
 const CONNECTION_MESSAGES = [
-  'Connection terminated', 'timeout exceeded when trying to connect', 'Query read timeout',
+  // 'timeout expired': a connection opened outside the pool (a retry's, router.ts) that did not connect in time.
+  'Connection terminated', 'timeout exceeded when trying to connect', 'timeout expired', 'Query read timeout',
   'Client has encountered a connection error', 'Connection is closed', 'Cannot use a pool after calling end',
 ]
 
@@ -52,7 +53,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false
 }
 
-const TIMEOUT_MESSAGES = ['timeout exceeded when trying to connect', 'Query read timeout']
+const TIMEOUT_MESSAGES = ['timeout exceeded when trying to connect', 'timeout expired', 'Query read timeout']
 
 /**
  * Unavailable, but quickly: the connection was refused, dropped, reached a standby or a server shutting down (a

@@ -15,6 +15,9 @@ describe('database error classes', () => {
     }
     expect(isDatabaseUnavailable(wrapped({ code: '23505' }))).toBe(false)
     expect(isRetryableRead(wrapped({ code: '57P01' }))).toBe(true)
+    // A retry's own connection that timed out (test:ha switchover, a 500 before): unavailable, not retried again.
+    expect(isDatabaseUnavailable(wrapped(new Error('timeout expired')))).toBe(true)
+    expect(isRetryableRead(wrapped(new Error('timeout expired')))).toBe(false)
   })
 })
 
