@@ -26,8 +26,11 @@ export async function listenOnce(app: FastifyInstance): Promise<string> {
   return listenOnce(app)
 }
 
-/** Opens `GET path` as an EventSource would, over a socket, and parses the messages as they arrive. */
-export function openSse(base: string, path: string, headers: Record<string, string> = {}): Promise<SseClient> {
+/**
+ * Opens `GET path` as an EventSource would, over a socket, and parses the messages as they arrive; `pauseMs` reads
+ * nothing for that long first (a client on a slow link).
+ */
+export function openSse(base: string, path: string, headers: Record<string, string> = {}, pauseMs = 0): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path}`, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
       const client: SseClient = {
@@ -43,6 +46,10 @@ export function openSse(base: string, path: string, headers: Record<string, stri
           parseBlock(client, block)
         }
       })
+      if (pauseMs) {
+        res.pause()
+        setTimeout(() => res.resume(), pauseMs)
+      }
       const done = () => { client.ended = true }
       res.on('end', () => {
         client.finished = true

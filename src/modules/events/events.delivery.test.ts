@@ -70,6 +70,26 @@ describe('delivery under concurrency', () => {
     await eventually(async () => expect(client.messages.map((m) => (m.data.data as { name: string }).name)).toEqual(['late', 'early']))
     client.close()
   })
+
+  // A running transaction whose xid is the newest assigned is not in other sessions' snapshots at all (their xmax is
+  // the latest *completed* xid + 1): a horizon that trusted xmin and xmax moved past its event while it was open.
+  it.runIf(process.env.TEST_DATABASE_URL)('holds back the event of the newest transaction while it stays open across polls', async () => {
+    const user = await createUser(t.app)
+    const client = await stream(user)
+    const open = new pg.Client({ connectionString: t.url })
+    await open.connect()
+    try {
+      await open.query('begin')
+      await open.query('insert into items (name, owner_id) values ($1, $2)', ['slow', user.id])
+      // Several of the hub's polls (200 ms) while it is open, with no other write anywhere.
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      await open.query('commit')
+    } finally {
+      await open.end()
+    }
+    await eventually(async () => expect(client.messages.map((m) => (m.data.data as { name: string }).name)).toEqual(['slow']))
+    client.close()
+  })
 })
 
 describe('org events', () => {
@@ -96,7 +116,7 @@ describe('org events', () => {
 })
 
 describe('stream lifecycle', () => {
-  it('disconnects a client that does not read instead of buffering for it', async () => {
+  it('disconnects a client that does not read instead of buffering for it', { timeout: 40_000 }, async () => {
     const user = await createUser(t.app)
     const socket = connect(Number(new URL(base).port), '127.0.0.1')
     socket.write(`GET /api/v1/events HTTP/1.1\r\nhost: x\r\nauthorization: ${user.headers.authorization}\r\n\r\n`)
@@ -104,8 +124,44 @@ describe('stream lifecycle', () => {
     await eventually(async () => expect(t.app.events.openStreams()).toBe(1))
     await exec(sql`insert into items (name, description, owner_id) select 'bulk ' || g, repeat('x', 1000), ${user.id} from generate_series(1, 16000) g`)
     await exec(sql`select pg_notify('keel_events', '')`)
-    await eventually(async () => expect(t.app.events.openStreams()).toBe(0), 500)
+    // It has taken nothing for 10 s (STALL_MS) with more than 1 MiB waiting.
+    await eventually(async () => expect(t.app.events.openStreams()).toBe(0), 1_000)
     socket.destroy()
+  })
+
+  // The slow-client limit is 1 MiB waiting: a backlog of several MiB is read from the log as fast as the client takes
+  // it, and a page of large rows arrives whole, instead of ending a client that reads.
+  const bulk = async (user: TestUser, rows: number, descriptionLength: number) => {
+    await exec(sql`insert into items (name, description, owner_id)
+      select 'bulk ' || g, repeat('x', ${descriptionLength}), ${user.id} from generate_series(1, ${rows}) g`)
+    await exec(sql`select pg_notify('keel_events', '')`)
+  }
+
+  it('a client resuming from far back gets the whole backlog (MiBs), not a disconnect', { timeout: 60_000 }, async () => {
+    const user = await createUser(t.app)
+    const live = await stream(user)
+    await t.app.inject({ method: 'POST', url: '/api/v1/items', headers: user.headers, payload: { name: 'marker' } })
+    await eventually(async () => expect(live.messages).toHaveLength(1))
+    live.close()
+    await bulk(user, 3_000, 1_000)
+    // It reads nothing for the first 300 ms, as a client on a slow link would.
+    const client = await openSse(base, '/api/v1/events', { ...user.headers, 'last-event-id': live.messages[0]!.id }, 300)
+    await eventually(async () => expect(client.messages.length === 3_000 || client.ended).toBe(true), 1_000)
+    expect(client.ended).toBe(false)
+    expect(client.messages.map((m) => (m.data.data as { name: string }).name)).toEqual(Array.from({ length: 3_000 }, (_, i) => `bulk ${i + 1}`))
+    client.close()
+  })
+
+  it('a burst of large rows bigger than the limit reaches a client that reads', { timeout: 60_000 }, async () => {
+    const user = await createUser(t.app)
+    const client = await stream(user)
+    await eventually(async () => expect(t.app.events.openStreams()).toBeGreaterThan(0))
+    // ~3.5 MiB committed at once: the hub reads it in pages of 500 events (~0.6 MiB each).
+    await bulk(user, 3_000, 1_000)
+    await eventually(async () => expect(client.messages.length === 3_000 || client.ended).toBe(true), 1_000)
+    expect(client.ended).toBe(false)
+    expect(client.messages).toHaveLength(3_000)
+    client.close()
   })
 
   it('ends every stream cleanly when the server closes, and the client resumes elsewhere from its last id', async () => {

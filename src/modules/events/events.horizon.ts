@@ -2,11 +2,12 @@ import { sql } from 'drizzle-orm'
 import type { Db } from '../../db/client.js'
 import { onPrimary } from '../../db/request-context.js'
 
-/** One look at the database: the snapshot's bounds (xid8, as bigint) and the last event id handed out. */
+/** One look at the database: the snapshot's xmin (xid8, as bigint), the last event id handed out, and a fresh xid. */
 export interface Observation {
   xmin: bigint
-  xmax: bigint
   lastId: number
+  /** An xid assigned to the observation itself, after every earlier observation's read of the sequence (when asked). */
+  xid?: bigint
 }
 
 /**
@@ -14,38 +15,57 @@ export interface Observation {
  * so a later-committing transaction can hold a smaller id: a reader that moved past a gap would skip that event
  * for good. The horizon is an id below which every event is final (committed or rolled back).
  *
- * Each observation reads the snapshot first, then the sequence. A transaction holding an id not above the `lastId`
- * of observation r had its transaction id before that read (its row was written before the trigger took the id),
- * hence before the snapshot of observation r+1: its xid is below that snapshot's xmax. Once a later snapshot's
- * xmin reaches that xmax, every such transaction has ended, and `lastId` of r is the horizon. Under load this
- * lags by the length of the slowest writing transaction in flight, typically milliseconds.
+ * A transaction holding an id not above the `lastId` of observation r wrote its row before that read, so it had its
+ * xid by then. A later observation gets an xid of its own, N, assigned after that read: every such transaction's xid
+ * is below N. Once a snapshot's xmin reaches N, none of them runs any more (a running xid below the snapshot's xmax is
+ * in its list, and xmin ≤ xmax ≤ N otherwise), and `lastId` of r is the horizon.
+ *
+ * The snapshot's xmax alone is not such a bound: it is the latest *completed* xid + 1, and a running transaction with
+ * the newest xid is in no snapshot's list (xmin = xmax = its xid while it runs). A horizon built on it moved past the
+ * event of a transaction that stayed open across two polls (events.delivery.test.ts, PostgreSQL).
+ *
+ * The xid is only asked for while some id is not final yet, so an idle log writes nothing.
  */
 export function createHorizon() {
   const pending: { lastId: number; needXmin: bigint }[] = []
-  let previousLastId: number | undefined
+  // The newest id seen that no pending entry covers yet: it waits for an observation's xid.
+  let unmarked = 0
+  let seen = 0
   let horizon = 0
   return {
     /** Feeds one observation; returns the (never decreasing) horizon. */
-    observe({ xmin, xmax, lastId }: Observation): number {
-      if (previousLastId !== undefined && previousLastId > horizon) pending.push({ lastId: previousLastId, needXmin: xmax })
-      previousLastId = lastId
+    observe({ xmin, lastId, xid }: Observation): number {
+      if (xid !== undefined && unmarked > horizon) {
+        pending.push({ lastId: unmarked, needXmin: xid })
+        unmarked = 0
+      }
       while (pending.length && pending[0]!.needXmin <= xmin) horizon = Math.max(horizon, pending.shift()!.lastId)
+      if (lastId > Math.max(horizon, seen)) unmarked = lastId
+      seen = Math.max(seen, lastId)
       return horizon
     },
+    /** Whether the next observation must take an xid: an id was seen that no xid bounds yet. */
+    needsXid: () => unmarked > horizon,
     /** Whether more ids were seen than are safe yet: another observation soon will move the horizon. */
-    behind: () => (previousLastId ?? 0) > horizon,
+    behind: () => seen > horizon,
     /** The last id handed out, as last observed (committed or not). */
-    seen: () => previousLastId ?? 0,
+    seen: () => seen,
     current: () => horizon,
   }
 }
 
-/** Reads an observation: the snapshot is taken when the statement starts, the sequence is read during it. */
-export async function observe(db: Db): Promise<Observation> {
-  // A replica's snapshot and sequence are its own, behind the primary's.
+/**
+ * Reads an observation: the snapshot is taken when the statement starts, the sequence is read during it. With
+ * `withXid` the statement's transaction gets an xid (its commit then writes a WAL record: asynchronously, nothing
+ * waits for it to be flushed).
+ */
+export async function observe(db: Db, withXid = false): Promise<Observation> {
+  // A replica's snapshot and sequence are its own, behind the primary's; a replica cannot assign an xid.
   const result = await onPrimary(async () => await db.execute(sql`
-    select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, pg_snapshot_xmax(pg_current_snapshot())::text as xmax,
-      (select case when is_called then last_value else 0 end from events_id_seq)::text as last_id`))
-  const row = (result as unknown as { rows: { xmin: string; xmax: string; last_id: string }[] }).rows[0]!
-  return { xmin: BigInt(row.xmin), xmax: BigInt(row.xmax), lastId: Number(row.last_id) }
+    select pg_snapshot_xmin(pg_current_snapshot())::text as xmin,
+      (select case when is_called then last_value else 0 end from events_id_seq)::text as last_id,
+      case when ${withXid}::boolean then set_config('synchronous_commit', 'off', true) end as _async,
+      case when ${withXid}::boolean then pg_current_xact_id()::text end as xid`))
+  const row = (result as unknown as { rows: { xmin: string; last_id: string; xid: string | null }[] }).rows[0]!
+  return { xmin: BigInt(row.xmin), lastId: Number(row.last_id), ...(row.xid === null ? {} : { xid: BigInt(row.xid) }) }
 }

@@ -101,30 +101,54 @@ export function createEventHub(options: HubOptions) {
       const to = page.length < PAGE_SIZE ? upTo : Number(page.at(-1)!.id)
       // Claimed synchronously: streams in step move on with the hub; one still catching up reads this range itself.
       const targets = new Map<EventStream, number>()
+      const behind: EventStream[] = []
       for (const stream of streams) {
-        if (stream.position < from) continue
-        targets.set(stream, stream.position)
-        stream.position = Math.max(stream.position, to)
+        if (stream.position < from || stream.catchingUp) continue
+        // Its client has not taken what it was sent (a burst, a slow reader): it reads the log at its own pace.
+        if (stream.overLimit()) behind.push(stream)
+        else {
+          targets.set(stream, stream.position)
+          stream.position = Math.max(stream.position, to)
+        }
       }
       position = to
+      // After the hub has moved on: a catch-up ends when it reaches the hub's position.
+      for (const stream of behind) startCatchUp(stream)
       if (page.length && targets.size) await deliver(targets, page.map(toFrame))
     }
   }
 
-  /** Brings a stream opened with Last-Event-ID up to the hub from the log, then it moves with the hub. */
+  /**
+   * Brings a stream up to the hub from the log, a page at a time and only as fast as its client reads (a resume with
+   * Last-Event-ID, or a stream whose client fell behind the live pages); then it moves with the hub again.
+   */
   async function catchUp(stream: EventStream): Promise<void> {
     const types = stream.types ? [...stream.types] : undefined
-    while (!stream.closed && stream.position < position) {
-      const upTo = position
-      const page = await repo.pageFor(stream.userId, stream.position, upTo, types)
-      const to = page.length < PAGE_SIZE ? upTo : Number(page.at(-1)!.id)
-      await deliver(new Map([[stream, stream.position]]), page.map(toFrame))
-      stream.position = Math.max(stream.position, to)
+    try {
+      while (stream.position < position && (await stream.writable())) {
+        const upTo = position
+        const page = await repo.pageFor(stream.userId, stream.position, upTo, types)
+        const to = page.length < PAGE_SIZE ? upTo : Number(page.at(-1)!.id)
+        await deliver(new Map([[stream, stream.position]]), page.map(toFrame))
+        stream.position = Math.max(stream.position, to)
+      }
+    } finally {
+      // In the same step as the loop's last check: a page the hub claims after it includes this stream again.
+      stream.catchingUp = false
     }
   }
 
+  function startCatchUp(stream: EventStream): void {
+    if (stream.catchingUp) return
+    stream.catchingUp = true
+    catchUp(stream).catch((err: unknown) => {
+      logger.warn({ err }, 'event stream replay failed: closing it (the client resumes from its last id)')
+      stream.close('error')
+    })
+  }
+
   async function round(): Promise<void> {
-    const safe = horizon.observe(await observe(database.db))
+    const safe = horizon.observe(await observe(database.db, horizon.needsXid()))
     if (safe > position) await dispatch(safe)
     stats.position = position
     stats.pending = Math.max(0, horizon.seen() - position)
@@ -181,7 +205,11 @@ export function createEventHub(options: HubOptions) {
       // Two observations settle the horizon unless writes are in flight; then it follows within a few rounds.
       const first = await observe(database.db)
       horizon.observe(first)
-      while (horizon.current() < first.lastId && !stopped) horizon.observe(await observe(database.db))
+      for (;;) {
+        horizon.observe(await observe(database.db, horizon.needsXid()))
+        if (horizon.current() >= first.lastId || stopped) break
+        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_MS))
+      }
       position = horizon.current()
       started = true
       heartbeat = setInterval(() => void beat()
@@ -200,12 +228,7 @@ export function createEventHub(options: HubOptions) {
     add(stream: EventStream): void {
       streams.add(stream)
       stats.openStreams = streams.size
-      if (stream.position < position) {
-        catchUp(stream).catch((err: unknown) => {
-          logger.warn({ err }, 'event stream replay failed: closing it (the client resumes from its last id)')
-          stream.close('error')
-        })
-      }
+      if (stream.position < position) startCatchUp(stream)
     },
     /** A stream ended (its onClose). */
     remove(stream: EventStream, reason: CloseReason): void {

@@ -10,8 +10,10 @@ import { createEventsRepository } from './events.repository.js'
 import { EventStream } from './events.stream.js'
 
 const TICKET_TTL_SECONDS = 60
-// A client this far behind (in bytes not yet written to its socket) is disconnected rather than buffered for.
+// A client this far behind (bytes not yet taken by its socket) gets no more live events: it is fed from the log as
+// fast as it reads, and disconnected if it takes nothing for STALL_MS. Memory per stream: this plus a page of the log.
 const MAX_BUFFER_BYTES = 1_048_576
+const STALL_MS = 10_000
 const TYPE = /^[a-z][a-z0-9_]*\.(created|updated|deleted)$/
 
 const EventsQuerySchema = Type.Object({
@@ -73,7 +75,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ resourceNames: readonly s
         + 'Each message has `id` (resume with `Last-Event-ID`) and `data`, an Event. A comment every 15 s keeps it alive. '
         + 'Authenticate with a bearer token or, from a browser\'s EventSource, `?ticket=` from POST /events/tickets. '
         + 'The stream ends when the server shuts down, when your access token\'s lifetime is over, or when your '
-        + 'credentials change; a client too slow to read is disconnected. Reconnect with `Last-Event-ID`.',
+        + 'credentials change; a client that stops reading is disconnected. Reconnect with `Last-Event-ID`.',
       querystring: EventsQuerySchema, headers: EventsHeadersSchema,
       response: {
         200: { description: 'The event stream', content: { 'text/event-stream': { schema: Type.String({ examples: ['id: 42\ndata: {"id":42,"type":"items.created",…}\n\n'] }) } } },
@@ -90,6 +92,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<{ resourceNames: readonly s
       userId, tokenVersion, types,
       position: resumeAt === undefined ? app.events.position() : Number(resumeAt),
       maxBufferBytes: MAX_BUFFER_BYTES,
+      stallMs: STALL_MS,
       expiresAt: Date.now() + app.config.accessTokenTtlSeconds * 1_000,
       onClose: (closed, reason) => app.events.remove(closed, reason),
     })

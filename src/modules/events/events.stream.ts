@@ -10,8 +10,13 @@ export interface StreamOptions {
   types: ReadonlySet<string> | undefined
   /** The last event id the client has (Last-Event-ID), or the hub's position for a new stream. */
   position: number
-  /** Past this many bytes waiting to be written the client is too slow: it is disconnected, never buffered further. */
+  /**
+   * Past this many bytes waiting to be written the stream gets no more live events: it reads the log at the pace its
+   * client takes them (events.hub.ts), so what waits for one client is at most this plus one page of the log.
+   */
   maxBufferBytes: number
+  /** A client that takes nothing of what waits for this long is too slow: it is disconnected. */
+  stallMs: number
   /** When the stream ends by itself, so credentials are checked again on reconnection (the access token's lifetime). */
   expiresAt: number
   onClose(stream: EventStream, reason: CloseReason): void
@@ -29,6 +34,8 @@ export class EventStream {
   /** Every event up to this id has been written (or was not for this client). */
   position: number
   closed = false
+  /** Reading the log on its own (a resume, or it fell behind the hub); the hub hands it nothing meanwhile. */
+  catchingUp = false
   private readonly body = new PassThrough()
   private readonly options: StreamOptions
 
@@ -58,10 +65,33 @@ export class EventStream {
   }
 
   write(text: string): void {
-    if (this.closed) return
-    this.body.write(text)
-    const waiting = this.body.writableLength + this.body.readableLength + this.reply.raw.writableLength
-    if (waiting > this.options.maxBufferBytes) this.close('slow')
+    if (!this.closed) this.body.write(text)
+  }
+
+  /** Bytes written and not yet taken by the client: its body's buffers and the socket's. */
+  waiting(): number {
+    return this.body.writableLength + this.body.readableLength + this.reply.raw.writableLength
+  }
+
+  overLimit(): boolean {
+    return this.waiting() > this.options.maxBufferBytes
+  }
+
+  /**
+   * Resolves once what waits is under the limit again (true), or false once the stream is closed: a client that takes
+   * nothing for `stallMs` is disconnected here as too slow.
+   */
+  async writable(): Promise<boolean> {
+    let waiting = this.waiting()
+    let progressAt = Date.now()
+    while (!this.closed && waiting > this.options.maxBufferBytes) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      const now = this.waiting()
+      if (now < waiting) progressAt = Date.now()
+      else if (Date.now() - progressAt > this.options.stallMs) this.close('slow')
+      waiting = now
+    }
+    return !this.closed
   }
 
   /** Ends the answer cleanly (the client reconnects with Last-Event-ID); a slow client's socket is destroyed. */
