@@ -68,17 +68,27 @@ export interface FanOutResult {
   /** Writes answered 201 during the run. */
   writes: number
   writeRps: number
-  /** Events received across all streams, and how many there should have been (events written × streams). */
+  /** Events of the run (created after the writes began) the log holds: what each stream should receive. */
+  runEvents: number
+  /** Events of the run received across all streams, and how many there should have been (run events × streams). */
   delivered: number
   expected: number
+  /**
+   * Events written before the run (the previous scenario's last writes) that streams received too: a stream without
+   * Last-Event-ID starts at its instance's position in the log, which trails the log's end by the delivery lag.
+   */
+  earlier: number
   /** From the first write to the last event received. */
   seconds: number
-  /** Streams that received fewer events than the others, and their counts. */
+  /** Streams that missed events of the run, and how many (stream, event) pairs are missing. */
   short: string
+  missingPairs: number
   /** Streams the server ended during the run (too slow a reader: the bench process shares the machine). */
   endedEarly: number
-  /** Ids of events of the run that the log holds and the first stream did not receive live. */
+  /** Ids of events of the run that the first stream did not receive live. */
   missing: number[]
+  /** Streams that received an id not above the one before it (the hub delivers in id order). */
+  outOfOrder: number
   /** delivered / seconds. */
   deliveredPerSecond: number
   /** Receipt time minus the event's created_at (its transaction's start), on one stream. */
@@ -86,15 +96,17 @@ export interface FanOutResult {
 }
 
 interface OpenStream {
-  count: number
+  /** The ids received, in order. */
+  ids: number[]
   /** The server ended it (a client too slow to read is disconnected). */
   ended: boolean
   close(): void
 }
 
-const FRAME = 'data: '
+// Every frame is `id: <n>\ndata: {"id":<n>,…}`: the JSON starts with its id (events.shape.ts), read without parsing.
+const FRAME = 'data: {"id":'
 
-/** A stream of `GET /api/v1/events?types=…` that counts its events; `onEvent` parses them (one stream is enough). */
+/** A stream of `GET /api/v1/events?types=…` that keeps the ids it receives; `onEvent` parses them (one stream is enough). */
 function openStream(baseUrl: string, token: string, types: string, onEvent?: (json: string) => void, lastEventId?: number): Promise<OpenStream> {
   const headers = { authorization: `Bearer ${token}`, ...(lastEventId === undefined ? {} : { 'last-event-id': String(lastEventId) }) }
   return new Promise((resolve, reject) => {
@@ -102,21 +114,21 @@ function openStream(baseUrl: string, token: string, types: string, onEvent?: (js
       if (res.statusCode !== 200) return reject(new Error(`GET /api/v1/events answered ${res.statusCode}`))
       res.setEncoding('utf8')
       let carry = ''
-      const stream: OpenStream = { count: 0, ended: false, close: () => req.destroy() }
+      const stream: OpenStream = { ids: [], ended: false, close: () => req.destroy() }
       res.once('close', () => { stream.ended = true })
       res.on('data', (chunk: string) => {
         const text = carry + chunk
-        // "data: " only starts a line: JSON.stringify writes no space after a colon.
+        // The frame's prefix only starts a line: JSON.stringify writes no space after a colon.
         for (let at = text.indexOf(FRAME); at !== -1; at = text.indexOf(FRAME, at + FRAME.length)) {
           const end = text.indexOf('\n', at)
           if (end === -1) {
             carry = text.slice(at)
             return
           }
-          stream.count++
-          onEvent?.(text.slice(at + FRAME.length, end))
+          stream.ids.push(parseInt(text.slice(at + FRAME.length, at + FRAME.length + 20), 10))
+          onEvent?.(text.slice(at + FRAME.length - '{"id":'.length, end))
         }
-        // Enough to hold a "data: " split across two chunks.
+        // Enough to hold a frame's prefix split across two chunks.
         carry = text.slice(-FRAME.length)
         if (carry.includes('\n')) carry = carry.slice(carry.lastIndexOf('\n') + 1)
       })
@@ -139,8 +151,8 @@ async function replayedIds(baseUrl: string, token: string, since: number): Promi
     if (Date.parse(event.created_at) >= since) ids.push(event.id)
   }, 0)
   try {
-    for (let seen = -1; replay.count !== seen;) {
-      seen = replay.count
+    for (let seen = -1; replay.ids.length !== seen;) {
+      seen = replay.ids.length
       await sleep(1_000)
     }
     return ids
@@ -149,24 +161,27 @@ async function replayedIds(baseUrl: string, token: string, since: number): Promi
   }
 }
 
-const delivered = (open: OpenStream[]) => open.reduce((n, s) => n + s.count, 0)
+const received = (open: OpenStream[]) => open.reduce((n, s) => n + s.ids.length, 0)
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : NaN)
 
 /**
- * The fan-out rate: `streams` SSE streams of the writing user open on `keel`, then the POST scenario runs; every
- * event each stream receives until all have arrived (or nothing more comes for 5 s) is counted. Runs on the bench's
+ * The fan-out rate: `streams` SSE streams of the writing user open on `keel`, then the POST scenario runs; the events
+ * of the run (created after the writes began, as the log holds them) each stream receives are counted once every
+ * stream has the newest event and nothing more comes for a second (at most 5 s of silence). Runs on the bench's
  * main Keel, so it works on both engines.
+ *
+ * Only the run's events count: streams opened right after the previous scenario also receive some of its last
+ * events, as many as their instance's delivery still trailed the log's end by when they opened (it differs between
+ * workers and between streams), which made every stream's count different before 2026-12-04.
  */
 export async function measureFanOut(
   keel: KeelProcess, settings: LoadSettings, spec: LoadSpec, token: string, streams: number,
 ): Promise<FanOutResult> {
   const lags: number[] = []
-  const received = new Set<number>()
   let last = 0
   const onEvent = (json: string) => {
     last = Date.now()
-    const event = JSON.parse(json) as { id: number; created_at: string }
-    received.add(event.id)
+    const event = JSON.parse(json) as { created_at: string }
     lags.push(last - Date.parse(event.created_at))
   }
   const open: OpenStream[] = []
@@ -175,28 +190,34 @@ export async function measureFanOut(
     const start = Date.now()
     const r = await measure({ ...settings, baseUrl: keel.baseUrl, serverPid: keel.pid, warmupSeconds: 0 }, spec)
     const writes = r.responses - r.non2xx
-    // Requests still in flight when the load generator stopped commit too, uncounted: each stream should get the
-    // same number of events, at least `writes`. Wait until they have, and nothing more comes for a second.
-    const counts = () => open.map((s) => s.count)
-    const live = () => open.filter((s) => !s.ended).map((s) => s.count)
-    const settled = () => Math.min(...live()) >= writes && Math.min(...live()) === Math.max(...counts())
-    for (let seen = delivered(open), quiet = Date.now(); Date.now() - quiet < (settled() ? 1_000 : 5_000);) {
+    // Requests still in flight when the load generator stopped commit too, uncounted. Wait until every live stream
+    // has the newest event any stream has and nothing more comes for a second.
+    const newest = () => Math.max(0, ...open.map((s) => s.ids.at(-1) ?? 0))
+    const settled = () => open.every((s) => s.ended || (s.ids.at(-1) ?? 0) === newest())
+    for (let seen = received(open), quiet = Date.now(); Date.now() - quiet < (settled() ? 1_000 : 5_000);) {
       await sleep(50)
-      if (delivered(open) !== seen) [seen, quiet] = [delivered(open), Date.now()]
+      if (received(open) !== seen) [seen, quiet] = [received(open), Date.now()]
     }
-    const expected = Math.max(writes, ...counts()) * open.length
-    const total = delivered(open)
+    // The run's events are those created since `start` (created_at is the transaction's start, on the same clock).
+    const run = new Set(await replayedIds(keel.baseUrl, token, start))
+    const ofRun = open.map((s) => s.ids.filter((id) => run.has(id)).length)
+    const delivered = ofRun.reduce((a, b) => a + b, 0)
+    const expected = run.size * open.length
+    const shortStreams = ofRun.filter((n) => n < run.size)
+    const firstIds = new Set(open[0]?.ids)
     // The last receipt on any stream: the first stream's is a close bound (all streams get each event together).
     const seconds = Math.max(r.seconds, ((last || Date.now()) - start) / 1_000)
     const sorted = [...lags].sort((a, b) => a - b)
-    // Every event of the run the log holds should have come live (created_at is its transaction's start, after `start`).
-    const missing = (await replayedIds(keel.baseUrl, token, start)).filter((id) => !received.has(id))
-    const short = counts().filter((n) => n < expected / open.length)
     return {
-      short: short.length ? `${short.length} stream(s) short, counts ${[...new Set(short)].slice(0, 10).join(', ')} of ${expected / open.length}` : '',
-      missing, endedEarly: open.filter((s) => s.ended).length,
-      streams, opened: open.length, writes, writeRps: writes / r.seconds, delivered: total, expected, seconds,
-      deliveredPerSecond: total / seconds,
+      short: shortStreams.length
+        ? `${shortStreams.length} stream(s) short, counts ${[...new Set(shortStreams)].slice(0, 10).join(', ')} of ${run.size}` : '',
+      missingPairs: expected - delivered,
+      missing: [...run].filter((id) => !firstIds.has(id)),
+      outOfOrder: open.filter((s) => s.ids.some((id, i) => i > 0 && id <= s.ids[i - 1]!)).length,
+      endedEarly: open.filter((s) => s.ended).length,
+      streams, opened: open.length, writes, writeRps: writes / r.seconds, runEvents: run.size,
+      delivered, expected, earlier: received(open) - delivered, seconds,
+      deliveredPerSecond: delivered / seconds,
       latencyMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1) ?? NaN },
     }
   } finally {

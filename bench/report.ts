@@ -182,8 +182,9 @@ function eventsCostLines(c: EventWriteCost): string[] {
 
 const fanOutLines = (f: FanOutResult) => [
   `**Fan-out** (POST /api/v1/items with ${f.opened} SSE streams of the writer open, \`?types=items.created\`): **${int(f.deliveredPerSecond)} events/s**`
-    + ` delivered across the streams (${int(f.delivered)} of ${int(f.expected)} in ${f.seconds.toFixed(1)} s) while ${int(f.writeRps)} writes/s`
-    + ` were answered${f.endedEarly ? ` (${f.endedEarly} streams ended early as too slow to read)` : ''}; write to receipt on one stream p50 ${ms(f.latencyMs.p50)} ms, p99 ${ms(f.latencyMs.p99)} ms, max ${ms(f.latencyMs.max)} ms.`,
+    + ` delivered across the streams (${int(f.delivered)} of ${int(f.expected)}: the run's ${int(f.runEvents)} events × ${f.opened} streams, in ${f.seconds.toFixed(1)} s) while ${int(f.writeRps)} writes/s`
+    + ` were answered${f.endedEarly ? ` (${f.endedEarly} streams ended early as too slow to read)` : ''}; write to receipt on one stream p50 ${ms(f.latencyMs.p50)} ms, p99 ${ms(f.latencyMs.p99)} ms, max ${ms(f.latencyMs.max)} ms.`
+    + ` Streams out of id order: ${f.outOfOrder}. Also received: ${int(f.earlier)} events written before the run (a new stream starts at its instance's position in the log, which trails its end by the delivery lag).`,
 ]
 
 export function renderMarkdown(report: BenchReport): string {

@@ -158,9 +158,10 @@ async function runFanOut(
     report.fanOut = f
     log(`  ${Math.round(f.deliveredPerSecond)} events/s delivered across ${f.opened} streams (${f.delivered} of ${f.expected}), ${Math.round(f.writeRps)} writes/s, lag p99 ${f.latencyMs.p99} ms`)
     // Findings about Keel, not a broken harness: observations (the exit code stays 0).
-    if (f.missing.length) report.observations.push(`fan-out: ${f.missing.length} event(s) in the log never came live on a stream: ids ${f.missing.slice(0, 20).join(', ')}`)
+    if (f.missing.length) report.observations.push(`fan-out: ${f.missing.length} event(s) of the run in the log never came live on the first stream: ids ${f.missing.slice(0, 20).join(', ')}`)
+    if (f.outOfOrder) report.observations.push(`fan-out: ${f.outOfOrder} stream(s) received an id not above the one before it`)
     if (f.endedEarly) report.observations.push(`fan-out: Keel ended ${f.endedEarly} of ${f.opened} streams during the run (a reader too slow: more than 1 MiB waiting)`)
-    else if (f.delivered !== f.expected) report.observations.push(`fan-out: ${f.delivered} events received of the ${f.expected} expected (events written × ${f.opened} streams; ${f.writes} writes answered in the run): ${f.short}`)
+    else if (f.delivered !== f.expected) report.observations.push(`fan-out: ${f.delivered} events of the run received of the ${f.expected} expected (${f.runEvents} in the log × ${f.opened} streams; ${f.writes} writes answered in the run): ${f.short}`)
   } catch (err) {
     report.problems.push(`fan-out: ${errorText(err)}`)
   }
