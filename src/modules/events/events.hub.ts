@@ -114,7 +114,15 @@ export function createEventHub(options: HubOptions) {
       position = to
       // After the hub has moved on: a catch-up ends when it reaches the hub's position.
       for (const stream of behind) startCatchUp(stream)
-      if (page.length && targets.size) await deliver(targets, page.map(toFrame))
+      if (page.length && targets.size) {
+        try {
+          await deliver(targets, page.map(toFrame))
+        } catch (err) {
+          // The streams were moved past this page: end them, so their clients resume from what they really have.
+          for (const stream of targets.keys()) stream.close('error')
+          throw err
+        }
+      }
     }
   }
 
@@ -142,7 +150,7 @@ export function createEventHub(options: HubOptions) {
     if (stream.catchingUp) return
     stream.catchingUp = true
     catchUp(stream).catch((err: unknown) => {
-      logger.warn({ err }, 'event stream replay failed: closing it (the client resumes from its last id)')
+      if (!stopped) logger.warn({ err }, 'event stream replay failed: closing it (the client resumes from its last id)')
       stream.close('error')
     })
   }
@@ -193,7 +201,7 @@ export function createEventHub(options: HubOptions) {
     if (!streams.size) return
     const targets = new Map([...streams].map((s) => [s, s.position]))
     await deliver(targets, [])
-    for (const stream of streams) stream.write(': keep-alive\n\n')
+    for (const stream of streams) stream.heartbeat()
   }
 
   return {

@@ -36,6 +36,7 @@ export class EventStream {
   closed = false
   /** Reading the log on its own (a resume, or it fell behind the hub); the hub hands it nothing meanwhile. */
   catchingUp = false
+  private waitingAtBeat = Infinity
   private readonly body = new PassThrough()
   private readonly options: StreamOptions
 
@@ -66,6 +67,17 @@ export class EventStream {
 
   write(text: string): void {
     if (!this.closed) this.body.write(text)
+  }
+
+  /**
+   * Every heartbeat: a comment keeps proxies from timing the stream out. A client that took nothing since the last
+   * one with more than the limit waiting is disconnected (on an idle log no page comes to find it).
+   */
+  heartbeat(): void {
+    const waiting = this.waiting()
+    if (waiting > this.options.maxBufferBytes && waiting >= this.waitingAtBeat) return this.close('slow')
+    this.write(': keep-alive\n\n')
+    this.waitingAtBeat = this.waiting()
   }
 
   /** Bytes written and not yet taken by the client: its body's buffers and the socket's. */
