@@ -549,7 +549,7 @@ export interface paths {
         };
         /**
          * Stream events (Server-Sent Events)
-         * @description A `text/event-stream` of the changes you may read now: your own rows, and rows of your orgs at your role. Each message has `id` (resume with `Last-Event-ID`) and `data`, an Event. A comment every 15 s keeps it alive. Authenticate with a bearer token or, from a browser's EventSource, `?ticket=` from POST /events/tickets. The stream ends when the server shuts down, when your access token's lifetime is over, or when your credentials change; a client too slow to read is disconnected. Reconnect with `Last-Event-ID`.
+         * @description A `text/event-stream` of the changes you may read now: your own rows, and rows of your orgs at your role. Each message has `id` (resume with `Last-Event-ID`) and `data`, an Event. A comment every 15 s keeps it alive. Authenticate with a bearer token or, from a browser's EventSource, `?ticket=` from POST /events/tickets. The stream ends when the server shuts down, when your access token's lifetime is over, or when your credentials change; a client that stops reading is disconnected. Reconnect with `Last-Event-ID`.
          */
         get: operations["streamEvents"];
         put?: never;
