@@ -20,6 +20,21 @@ afterAll(async () => t.close())
 const exec = async <T>(query: ReturnType<typeof sql>) => (await t.database.db.execute(query) as unknown as { rows: T[] }).rows
 const stream = (user: TestUser, query = '') => openSse(base, `/api/v1/events${query}`, user.headers)
 const rowIds = (client: SseClient) => client.messages.map((m) => m.data.row_id)
+const names = (client: SseClient) => client.messages.map((m) => (m.data.data as { name: string }).name)
+
+/** Inserts an item named `name` in a transaction on a connection of its own, runs `whileOpen`, then commits. */
+async function insertCommittingLater(user: TestUser, name: string, whileOpen: () => Promise<unknown>): Promise<void> {
+  const writer = new pg.Client({ connectionString: t.url })
+  await writer.connect()
+  try {
+    await writer.query('begin')
+    await writer.query('insert into items (name, owner_id) values ($1, $2)', [name, user.id])
+    await whileOpen()
+    await writer.query('commit')
+  } finally {
+    await writer.end()
+  }
+}
 
 describe('delivery under concurrency', () => {
   // Minutes, not seconds, on the embedded engine of a busy machine: 1,000 writes and 3,000 deliveries in one process.
@@ -54,20 +69,13 @@ describe('delivery under concurrency', () => {
   it.runIf(process.env.TEST_DATABASE_URL)('holds back an event whose id was taken before an earlier one that commits later', async () => {
     const user = await createUser(t.app)
     const client = await stream(user)
-    const late = new pg.Client({ connectionString: t.url })
-    await late.connect()
-    try {
-      await late.query('begin')
-      await late.query('insert into items (name, owner_id) values ($1, $2)', ['late', user.id])
+    await insertCommittingLater(user, 'late', async () => {
       const early = await t.app.inject({ method: 'POST', url: '/api/v1/items', headers: user.headers, payload: { name: 'early' } })
       expect(early.statusCode).toBe(201)
       // The hub has seen the id of 'early' (committed) past the one 'late' holds (not yet): it must wait.
       await eventually(async () => expect(t.app.events.pending()).toBeGreaterThan(0))
-      await late.query('commit')
-    } finally {
-      await late.end()
-    }
-    await eventually(async () => expect(client.messages.map((m) => (m.data.data as { name: string }).name)).toEqual(['late', 'early']))
+    })
+    await eventually(async () => expect(names(client)).toEqual(['late', 'early']))
     client.close()
   })
 
@@ -76,18 +84,9 @@ describe('delivery under concurrency', () => {
   it.runIf(process.env.TEST_DATABASE_URL)('holds back the event of the newest transaction while it stays open across polls', async () => {
     const user = await createUser(t.app)
     const client = await stream(user)
-    const open = new pg.Client({ connectionString: t.url })
-    await open.connect()
-    try {
-      await open.query('begin')
-      await open.query('insert into items (name, owner_id) values ($1, $2)', ['slow', user.id])
-      // Several of the hub's polls (200 ms) while it is open, with no other write anywhere.
-      await new Promise((resolve) => setTimeout(resolve, 1_000))
-      await open.query('commit')
-    } finally {
-      await open.end()
-    }
-    await eventually(async () => expect(client.messages.map((m) => (m.data.data as { name: string }).name)).toEqual(['slow']))
+    // Several of the hub's polls (200 ms) while it is open, with no other write anywhere.
+    await insertCommittingLater(user, 'slow', () => new Promise((resolve) => setTimeout(resolve, 1_000)))
+    await eventually(async () => expect(names(client)).toEqual(['slow']))
     client.close()
   })
 })
@@ -148,7 +147,7 @@ describe('stream lifecycle', () => {
     const client = await openSse(base, '/api/v1/events', { ...user.headers, 'last-event-id': live.messages[0]!.id }, 300)
     await eventually(async () => expect(client.messages.length === 3_000 || client.ended).toBe(true), 1_000)
     expect(client.ended).toBe(false)
-    expect(client.messages.map((m) => (m.data.data as { name: string }).name)).toEqual(Array.from({ length: 3_000 }, (_, i) => `bulk ${i + 1}`))
+    expect(names(client)).toEqual(Array.from({ length: 3_000 }, (_, i) => `bulk ${i + 1}`))
     client.close()
   })
 
@@ -174,7 +173,7 @@ describe('stream lifecycle', () => {
     await eventually(async () => expect(client.finished).toBe(true))
     await t.app.inject({ method: 'POST', url: '/api/v1/items', headers: user.headers, payload: { name: 'while away' } })
     const resumed = await openSse(base, '/api/v1/events', { ...user.headers, 'last-event-id': client.messages[0]!.id })
-    await eventually(async () => expect(resumed.messages.map((m) => (m.data.data as { name: string }).name)).toEqual(['while away']))
+    await eventually(async () => expect(names(resumed)).toEqual(['while away']))
     resumed.close()
   })
 })

@@ -44,7 +44,8 @@ export function createHorizon() {
         unmarked = 0
       }
       while (pending.length && pending[0]!.needXmin <= xmin) horizon = Math.max(horizon, pending.shift()!.lastId)
-      if (lastId > Math.max(horizon, seen)) unmarked = lastId
+      // The horizon never passes what was seen.
+      if (lastId > seen) unmarked = lastId
       seen = Math.max(seen, lastId)
       return horizon
     },
