@@ -90,9 +90,11 @@ describe('POST /api/v1/auth/password-recovery → POST /api/v1/auth/password-res
     expect(answers[1]).toEqual(answers[0])
     expect(answers[2]).toEqual(answers[0])
     // One statement each, the same one: the lookup, the token and the mail are written together or not at all.
-    expect(execute).toHaveBeenCalledTimes(3)
+    // On PostgreSQL the event hub's polls and the invalidation bus's announcements go through db.execute too, on
+    // their timers (CI once saw 4 calls): every statement of an account flow reads users, theirs never do.
     const dialect = (t.database.db as unknown as { dialect: { sqlToQuery(q: unknown): { sql: string; params: unknown[] } } }).dialect
-    const statements = execute.mock.calls.map(([query]) => dialect.sqlToQuery(query))
+    const statements = execute.mock.calls.map(([query]) => dialect.sqlToQuery(query)).filter((s) => /\busers\b/.test(s.sql))
+    expect(statements).toHaveLength(3)
     expect(new Set(statements.map((s) => s.sql)).size).toBe(1)
     expect(statements.map((s) => s.params[0])).toEqual([unknown, inactive.email, known.email])
     expect(transaction).not.toHaveBeenCalled()
