@@ -1,0 +1,60 @@
+import { sql } from 'drizzle-orm'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { buildTestApp, type TestApp } from '../../test/helpers/app.js'
+import { createUser, type TestUser } from '../../test/helpers/factories.js'
+
+// What a list page's statement is planned as on skewed data: one owner's rows first in the table, then ten times
+// as many of another's (the bench's reader and lister). Left to the planner, the big owner's first page by id
+// walked the primary key and filtered out every row of the small owner before its first match (issue 21).
+let t: TestApp
+let early: TestUser
+let late: TestUser
+beforeAll(async () => {
+  t = await buildTestApp()
+  early = await createUser(t.app)
+  late = await createUser(t.app)
+  for (const [user, count] of [[early, 300], [late, 3_000]] as const) {
+    await t.database.db.execute(sql`insert into items (name, owner_id) select 'item ' || n, ${user.id} from generate_series(1, ${count}) n`)
+  }
+  await t.database.db.execute(sql`analyze items`)
+})
+afterAll(async () => t.close())
+
+interface Sent { text: string; values: unknown[] }
+
+/** The driver's client under Drizzle: node-postgres' pool (query({ name, text }, values)) or PGlite (query(text, values)). */
+const driver = () => (t.database.db as unknown as { session: { client: { query: (...args: unknown[]) => Promise<unknown> } } }).session.client
+
+/** The page statement `url` sends to the database, and its plan for the same parameters. */
+async function planOf(url: string): Promise<string> {
+  const client = driver()
+  const query = vi.spyOn(client, 'query')
+  const res = await t.app.inject({ url, headers: late.headers })
+  const sent = query.mock.calls.map(([first, values]): Sent => ({ text: typeof first === 'string' ? first : (first as Sent).text, values: values as unknown[] }))
+  query.mockRestore()
+  expect(res.statusCode).toBe(200)
+  expect(res.json().items).toHaveLength(20)
+  const page = sent.filter(({ text }) => /from "items"/.test(text) && /\blimit\b/.test(text))
+  expect(page).toHaveLength(1)
+  const explained = (await client.query(`explain ${page[0]!.text}`, page[0]!.values)) as { rows: Record<string, string>[] }
+  return explained.rows.map((row) => Object.values(row)[0]).join('\n')
+}
+
+describe('a list page walks the owner\'s index in the sort\'s order', () => {
+  it.each([
+    ['first cursor page by id', '/api/v1/items?limit=20&sort=id&cursor='],
+    ['first cursor page by -id', '/api/v1/items?limit=20&sort=-id&cursor='],
+    ['offset page by id', '/api/v1/items?limit=20&sort=id'],
+  ])('%s: items_owner_id_id_idx, not the primary key with a filter', async (_name, url) => {
+    const plan = await planOf(url)
+    expect(plan).toContain('items_owner_id_id_idx')
+    expect(plan).not.toContain('items_pkey')
+  })
+
+  it('a later cursor page too', async () => {
+    const first = await t.app.inject({ url: '/api/v1/items?limit=20&sort=id&cursor=', headers: late.headers })
+    const plan = await planOf(`/api/v1/items?limit=20&sort=id&cursor=${first.json().next_cursor as string}`)
+    expect(plan).toContain('items_owner_id_id_idx')
+    expect(plan).not.toContain('items_pkey')
+  })
+})
